@@ -1,0 +1,50 @@
+"""
+txzpub: Deferred-first ZeroMQ publish/subscribe for Twisted.
+
+The successor to txZMQ: the same classes (change only the import line), plus
+``msg = yield sub.next(b"news")`` and ``async for msg in sub.subscribe(b"news")``.
+This module only re-exports; the code lives in private modules, layered as
+tests/test_layers.py enforces.
+"""
+
+from ._connection import ZmqConnection as ZmqConnection
+from ._core._buffer import DEFAULT_MAX_QUEUED as DEFAULT_MAX_QUEUED
+from ._core._buffer import OverflowPolicy as OverflowPolicy
+from ._core._buffer import QueueStatistics as QueueStatistics
+from ._core._endpoint import ZmqEndpoint as ZmqEndpoint
+from ._core._endpoint import ZmqEndpointType as ZmqEndpointType
+from ._core._message import Message as Message
+from ._errors import ConnectionClosed as ConnectionClosed
+from ._errors import EndpointError as EndpointError
+from ._errors import SubscriptionClosed as SubscriptionClosed
+from ._errors import TxzpubError as TxzpubError
+from ._factory import ZmqFactory as ZmqFactory
+from ._legacy import ZmqSubConnection as ZmqSubConnection
+from ._publisher import ZmqPubConnection as ZmqPubConnection
+from ._subscription import Subscription as Subscription
+from ._version import __version__ as __version__
+
+__all__ = [
+    "DEFAULT_MAX_QUEUED",
+    "ConnectionClosed",
+    "EndpointError",
+    "Message",
+    "OverflowPolicy",
+    "QueueStatistics",
+    "Subscription",
+    "SubscriptionClosed",
+    "TxzpubError",
+    "ZmqConnection",
+    "ZmqEndpoint",
+    "ZmqEndpointType",
+    "ZmqFactory",
+    "ZmqPubConnection",
+    "ZmqSubConnection",
+    "__version__",
+]
+
+for _name in __all__:
+    _value = globals()[_name]
+    if isinstance(_value, type):
+        _value.__module__ = "txzpub"
+del _name, _value

@@ -1,0 +1,255 @@
+# -*- test-case-name: tests.test_connection -*-
+"""
+ZmqConnection: a ZeroMQ socket, its options and endpoints, and its reader.
+
+The txZMQ-compatible base of every connection. State is underscore-prefixed
+so legacy subclasses can keep their own attributes (``self.messages``,
+``self.handlers``, ...) without clashing; the few public names are txZMQ's.
+
+Failure rule: a constructor that raises (bad endpoint, address in use) has
+closed its socket and registered nothing with the reactor or the factory.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import zmq
+from twisted.logger import Logger
+
+from ._core._endpoint import ZmqEndpoint, ZmqEndpointType, checkEndpoint
+from ._core._framing import DEFAULT_SEPARATOR
+from ._core._message import asBytes
+from ._errors import ConnectionClosed, EndpointError
+from ._factory import ZmqFactory
+from ._reader import DEFAULT_BATCH_SIZE, SocketReader
+
+__all__ = ["ZmqConnection"]
+
+_log = Logger()
+
+_HINTS = {
+    errno.EADDRINUSE: "another socket or process holds it; choose a free port or stop that one",
+    errno.EACCES: "permission denied; use a port above 1023 or a path you may write",
+    errno.EPROTONOSUPPORT: "unknown transport; use tcp://, ipc:// or inproc://",
+    errno.EINVAL: "malformed address; write it as tcp://127.0.0.1:5555, ipc:///path or "
+    "inproc://name",
+    errno.ENODEV: "no such interface; bind to 127.0.0.1, 0.0.0.0 (*) or a local address",
+}
+
+
+def _attach(socket: zmq.Socket[bytes], endpoint: ZmqEndpoint) -> None:
+    try:
+        if endpoint.type == ZmqEndpointType.bind:
+            socket.bind(endpoint.address)
+        else:
+            socket.connect(endpoint.address)
+    except zmq.ZMQError as error:
+        hint = _HINTS.get(
+            error.errno or 0, "check the address and that the transport is available"
+        )
+        msg = f"cannot {endpoint.type} to {endpoint.address!r}: {error.strerror} ({hint})"
+        raise EndpointError(msg) from error
+
+
+class ZmqConnection:
+    """
+    A ZeroMQ socket driven by the factory's reactor, as txZMQ's ZmqConnection.
+
+    Subclasses set ``socketType`` and, to receive, override
+    ``messageReceived(frames)``. The class attributes below are txZMQ's socket
+    options; override them in a subclass before constructing.
+
+    .. versionadded:: 0.1.0
+    """
+
+    #: The ZeroMQ socket type (zmq.PUB, zmq.SUB, ...); set by subclasses.
+    socketType: int | None = None
+    allowLoopbackMulticast = False
+    multicastRate = 100
+    #: SNDHWM and RCVHWM in messages. libzmq's own default; txZMQ's 0 meant
+    #: unbounded memory, which txzpub only gives you if you ask for it.
+    highWaterMark = 1000
+    tcpKeepalive = 0
+    tcpKeepaliveCount = 0
+    tcpKeepaliveIdle = 0
+    tcpKeepaliveInterval = 0
+    reconnectInterval = 100
+    reconnectIntervalMax = 0
+    #: Separates tag and body in one-frame messages (txZMQ's wire format).
+    topicSep = DEFAULT_SEPARATOR
+    #: At most this many messages are read per reactor turn.
+    readBatchSize = DEFAULT_BATCH_SIZE
+    #: False for socket types that never receive (PUB): they get no reader.
+    _receives = True
+
+    def __init__(
+        self, factory: ZmqFactory, endpoint: ZmqEndpoint | None = None, identity: Any = None
+    ) -> None:
+        if not isinstance(factory, ZmqFactory):
+            msg = (
+                f"factory must be a txzpub.ZmqFactory, not {factory!r} ({type(factory).__name__})"
+            )
+            raise TypeError(msg)
+        if factory.context is None:
+            msg = "the factory was shut down; create a new ZmqFactory"
+            raise ConnectionClosed(msg)
+        if self.socketType is None:
+            msg = (
+                f"{type(self).__name__} has no socketType; use ZmqPubConnection or "
+                "ZmqSubConnection, or set socketType in your subclass"
+            )
+            raise TypeError(msg)
+        separator = self.topicSep
+        if type(separator) is not bytes or not separator:
+            msg = f"topicSep must be non-empty bytes, not {separator!r}"
+            raise TypeError(msg)
+        endpoints = [checkEndpoint(endpoint)] if endpoint else []
+        self._factory = factory
+        self._identity = None if identity is None else asBytes(identity, "identity")
+        self._closed = False
+        self._endpoints: list[ZmqEndpoint] = []
+        socket: zmq.Socket[bytes] = factory.context.socket(self.socketType)
+        try:
+            self._configure(socket)
+            for each in endpoints:
+                _attach(socket, each)
+                self._endpoints.append(each)
+        except BaseException:
+            socket.close(linger=0)
+            raise
+        self._socket = socket
+        self._fd = int(socket.get(zmq.FD))
+        self._reader = SocketReader(
+            socket, self._fd, factory.reactor, self._receiveBatch, self.readBatchSize, "ZMQ"
+        )
+        factory.connections.add(self)
+        if self._receives:
+            self._reader.start()
+
+    def _configure(self, socket: zmq.Socket[bytes]) -> None:
+        socket.set(zmq.LINGER, self._factory.lingerPeriod)
+        socket.set(zmq.SNDHWM, self.highWaterMark)
+        socket.set(zmq.RCVHWM, self.highWaterMark)
+        if self.tcpKeepalive:
+            socket.set(zmq.TCP_KEEPALIVE, self.tcpKeepalive)
+            socket.set(zmq.TCP_KEEPALIVE_CNT, self.tcpKeepaliveCount)
+            socket.set(zmq.TCP_KEEPALIVE_IDLE, self.tcpKeepaliveIdle)
+            socket.set(zmq.TCP_KEEPALIVE_INTVL, self.tcpKeepaliveInterval)
+        if self.reconnectInterval:
+            socket.set(zmq.RECONNECT_IVL, self.reconnectInterval)
+        if self.reconnectIntervalMax:
+            socket.set(zmq.RECONNECT_IVL_MAX, self.reconnectIntervalMax)
+        if self._identity is not None:
+            socket.set(zmq.IDENTITY, self._identity)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._factory!r}, {self._endpoints!r})"
+
+    # -- txZMQ's read-only attributes --------------------------------------------
+
+    @property
+    def factory(self) -> ZmqFactory:
+        """The factory this connection was made with."""
+        return self._factory
+
+    @property
+    def socket(self) -> zmq.Socket[bytes]:
+        """The underlying zmq.Socket, for options txzpub does not wrap."""
+        return self._socket
+
+    @property
+    def endpoints(self) -> list[ZmqEndpoint]:
+        """The endpoints attached so far (a copy)."""
+        return list(self._endpoints)
+
+    @property
+    def identity(self) -> bytes | None:
+        """The socket identity given to the constructor, if any."""
+        return self._identity
+
+    # -- the txZMQ API ------------------------------------------------------------
+
+    def addEndpoints(self, endpoints: Iterable[ZmqEndpoint]) -> None:
+        """
+        Bind or connect to more *endpoints*, in order.
+
+        Every endpoint is checked before any is used; if the operating system
+        refuses one, EndpointError is raised and the ones before it stay attached.
+        """
+        self._checkOpen("add endpoints")
+        checked = [checkEndpoint(each) for each in endpoints]
+        for each in checked:
+            _attach(self._socket, each)
+            self._endpoints.append(each)
+        self._reader.kick()
+
+    def send(self, message: bytes | str | Sequence[bytes | str]) -> None:
+        """
+        Send *message* (bytes, or a list of frames) without blocking.
+
+        str is sent as UTF-8. Socket types that block at the high-water mark
+        raise zmq.Again instead; PUB drops there, as ZeroMQ does.
+        """
+        self._checkOpen("send")
+        socket = self._socket
+        if type(message) is bytes:
+            socket.send(message, zmq.NOBLOCK)
+        elif isinstance(message, (list, tuple)):
+            frames = [asBytes(frame, "message frame") for frame in message]
+            if not frames:
+                msg = "message must have at least one frame, not an empty list"
+                raise ValueError(msg)
+            socket.send_multipart(frames, zmq.NOBLOCK)
+        else:
+            socket.send(asBytes(message, "message"), zmq.NOBLOCK)
+        self._reader.kick()
+
+    def messageReceived(self, message: list[bytes]) -> None:
+        """Called with the frames of each received message; override it to receive."""
+        msg = (
+            f"{type(self).__name__} received a message but does not override "
+            "messageReceived(message)"
+        )
+        raise NotImplementedError(msg)
+
+    def shutdown(self) -> None:
+        """
+        Close the socket and stop reading. Calling it twice is fine.
+
+        Unsent messages get the factory's ``lingerPeriod`` to leave.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        self._reader.stop()
+        self._connectionClosed()
+        self._socket.close()
+        self._factory.connections.discard(self)
+
+    def fileno(self) -> int:
+        """The socket's ZMQ_FD (edge-triggered); -1 after shutdown."""
+        return -1 if self._closed else self._fd
+
+    # -- for subclasses -------------------------------------------------------------
+
+    def _checkOpen(self, action: str) -> None:
+        if self._closed:
+            msg = f"cannot {action}: the connection was shut down; create a new connection"
+            raise ConnectionClosed(msg)
+
+    def _connectionClosed(self) -> None:
+        """Hook: release whatever the subclass holds; runs once, before the socket closes."""
+
+    def _receiveBatch(self, batch: list[list[bytes]]) -> None:
+        """Hand each message of a batch to messageReceived, isolating its errors."""
+        handler = self.messageReceived
+        for frames in batch:
+            if self._closed:
+                return
+            try:
+                handler(frames)
+            except Exception:  # noqa: BLE001 - one bad message must not stop the reader
+                _log.failure("messageReceived raised; delivery continues")

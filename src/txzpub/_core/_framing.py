@@ -1,0 +1,64 @@
+# -*- test-case-name: tests.core.test_framing -*-
+"""
+Wire framing: how a (tag, body) pair becomes ZeroMQ frames and back.
+
+Rules, chosen so txZMQ peers interoperate in both directions:
+
+- The default is txZMQ's: one frame, ``tag + sep + body`` (sep is ``b"\\0"``).
+- A publisher may opt in to two frames, ``[tag, body]``; receivers accept both.
+- Decoding never raises, whatever a peer sends:
+
+  ====================================  ==========================================
+  frames received                       Message
+  ====================================  ==========================================
+  ``[b"news\\0hi"]``                      tag ``b"news"``, body ``b"hi"`` (first sep)
+  ``[b"no separator"]``                 tag ``b""``, body ``b"no separator"``
+  ``[b""]``                             tag ``b""``, body ``b""``
+  ``[tag, body]``                       tag, body
+  ``[tag, body, f3, ...]``              tag, body, extra ``(f3, ...)``
+  ``[]`` (never from ZeroMQ)            tag ``b""``, body ``b""``
+  ====================================  ==========================================
+
+A tag containing the separator cannot round-trip through one-frame framing, so
+encoding refuses it and points at two-frame framing instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ._message import Message, trustedMessage
+
+__all__ = ["DEFAULT_SEPARATOR", "decodeFrames", "encodeMessage"]
+
+DEFAULT_SEPARATOR = b"\0"
+
+
+def encodeMessage(
+    tag: bytes, body: bytes, *, separator: bytes = DEFAULT_SEPARATOR, multipart: bool = False
+) -> list[bytes]:
+    """Return the frames that carry (*tag*, *body*); see the module comment for the rules."""
+    if multipart:
+        return [tag, body]
+    if separator in tag:
+        msg = (
+            f"tag {tag!r} contains the separator {separator!r}, so one-frame framing "
+            "cannot carry it; remove it or publish with multipart=True"
+        )
+        raise ValueError(msg)
+    return [tag + separator + body]
+
+
+def decodeFrames(frames: Sequence[bytes], separator: bytes = DEFAULT_SEPARATOR) -> Message:
+    """Turn received *frames* into a Message; never raises for any list of bytes."""
+    count = len(frames)
+    if count == 1:
+        tag, found, body = frames[0].partition(separator)
+        if found:
+            return trustedMessage(tag, body)
+        return trustedMessage(b"", tag)
+    if count == 2:
+        return trustedMessage(frames[0], frames[1])
+    if count == 0:
+        return trustedMessage(b"", b"")
+    return trustedMessage(frames[0], frames[1], tuple(frames[2:]))

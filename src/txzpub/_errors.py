@@ -1,0 +1,46 @@
+# -*- test-case-name: tests.test_connection -*-
+"""
+txzpub's exceptions, split by who caused the error.
+
+This is the bottom layer: it imports only the standard library, so every other
+layer can raise these. Messages say what happened and what to do about it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConnectionClosed",
+    "EndpointError",
+    "SubscriptionClosed",
+    "TxzpubError",
+]
+
+
+class TxzpubError(Exception):
+    """Base class of every error txzpub raises on purpose."""
+
+
+class ConnectionClosed(TxzpubError):
+    """
+    You shut the connection (or its factory) down.
+
+    Pending ``next()`` Deferreds fail with it, ``async for`` loops end, and any
+    later ``next()`` fails with it at once. Create a new connection to receive
+    again.
+    """
+
+
+class SubscriptionClosed(TxzpubError):
+    """
+    The subscription was unsubscribed completely (its reference count fell to
+    zero), so its queue will never receive again. Subscribe again for a new one.
+    """
+
+
+class EndpointError(TxzpubError, ValueError):
+    """
+    An endpoint could not be used: an unknown endpoint type, a malformed
+    address, or a bind that the operating system refused (address in use).
+
+    It is a ValueError, so code that validates input the usual way catches it.
+    """

@@ -1,0 +1,174 @@
+# -*- test-case-name: tests.test_pubsub -*-
+"""
+The subscriber: SUB socket options kept in step with a TopicRouter, and every
+received message fanned out to the queues (Subscriptions) it matches.
+
+The router's reference counts decide when the SUBSCRIBE/UNSUBSCRIBE socket
+options change, so what libzmq filters and what we route always agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import zmq
+from twisted.internet.defer import Deferred, fail
+from twisted.logger import Logger
+
+from ._connection import ZmqConnection
+from ._core._buffer import (
+    DEFAULT_MAX_QUEUED,
+    DEFAULT_OVERFLOW,
+    OverflowPolicy,
+    validateMaxQueued,
+    validateOverflow,
+)
+from ._core._endpoint import ZmqEndpoint
+from ._core._framing import decodeFrames
+from ._core._message import Message, asBytes
+from ._core._routing import TopicRouter
+from ._errors import ConnectionClosed, SubscriptionClosed
+from ._factory import ZmqFactory
+from ._subscription import Subscription
+
+__all__ = ["Subscriber"]
+
+_log = Logger()
+
+
+class Subscriber(ZmqConnection):
+    """The Deferred-first subscriber; ZmqSubConnection adds txZMQ's gotMessage on top."""
+
+    socketType = zmq.SUB
+    #: Default bound of each subscription's queue.
+    maxQueued = DEFAULT_MAX_QUEUED
+    #: Default overflow policy of each subscription's queue.
+    overflowPolicy = DEFAULT_OVERFLOW
+
+    def __init__(
+        self,
+        factory: ZmqFactory,
+        endpoint: ZmqEndpoint | None = None,
+        identity: Any = None,
+        *,
+        maxQueued: int | None = None,
+        overflow: OverflowPolicy | str | None = None,
+    ) -> None:
+        self._maxQueued = validateMaxQueued(self.maxQueued if maxQueued is None else maxQueued)
+        self._overflow = validateOverflow(self.overflowPolicy if overflow is None else overflow)
+        self._router: TopicRouter[Subscription] = TopicRouter()
+        self._holdingQueues: set[Subscription] = set()
+        super().__init__(factory, endpoint, identity)
+
+    def subscribe(self, tag: bytes | str) -> Subscription:
+        """
+        Receive messages whose topic starts with *tag* (``b""``: everything).
+
+        Returns the tag's Subscription, whose queue ``next(tag)`` also reads;
+        subscribing again returns the same one and adds a reference, as ZeroMQ
+        counts subscriptions. txZMQ-style code may ignore the result.
+        """
+        tag = asBytes(tag, "tag")
+        self._checkOpen("subscribe")
+        subscription, new = self._router.subscribe(tag, lambda: self._newSubscription(tag))
+        if new:
+            self._socket.set(zmq.SUBSCRIBE, tag)
+            self._reader.kick()
+        return subscription
+
+    def unsubscribe(self, tag: bytes | str) -> None:
+        """
+        Drop one reference to the subscription to *tag*.
+
+        When the last goes, ZeroMQ stops delivering it and its Subscription
+        closes: what it queued can still be read, then it fails with
+        SubscriptionClosed. Unsubscribing what is not subscribed does nothing,
+        as in ZeroMQ, and so does unsubscribing after shutdown.
+        """
+        tag = asBytes(tag, "tag")
+        if self._closed:
+            return
+        subscription, last = self._router.unsubscribe(tag)
+        if subscription is None or not last:
+            return
+        self._socket.set(zmq.UNSUBSCRIBE, tag)
+        self._reader.kick()
+        msg = f"the subscription to {tag!r} was unsubscribed; subscribe again to receive"
+        subscription._close(SubscriptionClosed(msg), discard=False)  # noqa: SLF001
+
+    def next(self, tag: bytes | str = b"") -> Deferred[Message]:
+        """
+        Fire with the next Message routed to *tag*'s queue.
+
+        Subscribes to *tag* first if it is not subscribed (and stays subscribed,
+        so nothing published between two calls is lost). Cancelling the Deferred
+        loses no message. After shutdown it fails at once with ConnectionClosed.
+        """
+        tag = asBytes(tag, "tag")
+        if self._closed:
+            return fail(ConnectionClosed("the connection was shut down; create a new connection"))
+        subscription = self._router.get(tag)
+        if subscription is None:
+            subscription = self.subscribe(tag)
+        return subscription.next()
+
+    # -- internals -------------------------------------------------------------------
+
+    def _newSubscription(self, tag: bytes) -> Subscription:
+        return Subscription(
+            tag,
+            maxQueued=self._maxQueued,
+            overflow=self._overflow,
+            onFull=self._queueFull,
+            onReadable=self._queueReadable,
+        )
+
+    def _queueFull(self, subscription: Subscription) -> None:
+        self._holdingQueues.add(subscription)
+        self._reader.pause()
+
+    def _queueReadable(self, subscription: Subscription) -> None:
+        self._holdingQueues.discard(subscription)
+        if not self._holdingQueues and not self._closed:
+            self._reader.resume()
+
+    def _connectionClosed(self) -> None:
+        reason = ConnectionClosed("the connection was shut down; create a new connection")
+        for subscription in self._router.targets():
+            subscription._close(reason, discard=True)  # noqa: SLF001
+        self._router = TopicRouter()
+        self._holdingQueues.clear()
+
+    def _receiveBatch(self, batch: list[list[bytes]]) -> None:
+        self._deliver(batch, None)
+
+    def _deliver(
+        self, batch: list[list[bytes]], consumer: Callable[[bytes, bytes], object] | None
+    ) -> None:
+        """
+        Route each message of *batch* to the queues it matches.
+
+        With a *consumer* (txZMQ's gotMessage), it is also called once per
+        message, and only queues somebody has read get messages: a legacy
+        consumer does not pay for queues it never reads.
+        """
+        route = self._router.route
+        separator = self.topicSep
+        for frames in batch:
+            if self._closed:
+                return
+            message = decodeFrames(frames, separator)
+            if consumer is None:
+                for subscription in route(frames[0]):
+                    subscription._put(message)  # noqa: SLF001
+                continue
+            for subscription in route(frames[0]):
+                if subscription._reading:  # noqa: SLF001
+                    subscription._put(message)  # noqa: SLF001
+            try:
+                consumer(message.body, message.tag)
+            except Exception:  # noqa: BLE001 - a raising consumer must not stop delivery
+                _log.failure(
+                    "gotMessage raised for tag {tag!r}; delivery continues", tag=message.tag
+                )
