@@ -1,0 +1,87 @@
+"""The public surface is exactly the contract, re-exported from private modules."""
+
+from __future__ import annotations
+
+import txzpub
+from txzpub import _core, _errors, _legacy, _publisher, _subscription
+from txzpub._core import _buffer, _endpoint, _message
+
+CONTRACT = {
+    "ConnectionClosed": _errors.ConnectionClosed,
+    "DEFAULT_MAX_QUEUED": _buffer.DEFAULT_MAX_QUEUED,
+    "EndpointError": _errors.EndpointError,
+    "Message": _message.Message,
+    "OverflowPolicy": _buffer.OverflowPolicy,
+    "QueueStatistics": _buffer.QueueStatistics,
+    "Subscription": _subscription.Subscription,
+    "SubscriptionClosed": _errors.SubscriptionClosed,
+    "TxzpubError": _errors.TxzpubError,
+    "ZmqConnection": txzpub._connection.ZmqConnection,
+    "ZmqEndpoint": _endpoint.ZmqEndpoint,
+    "ZmqEndpointType": _endpoint.ZmqEndpointType,
+    "ZmqFactory": txzpub._factory.ZmqFactory,
+    "ZmqPubConnection": _publisher.ZmqPubConnection,
+    "ZmqSubConnection": _legacy.ZmqSubConnection,
+    "__version__": txzpub._version.__version__,
+}
+
+
+def test_allIsTheContract() -> None:
+    assert sorted(txzpub.__all__) == sorted(CONTRACT)
+    assert _core.__all__ == ()
+
+
+def test_namesAreTheImplementations() -> None:
+    for name, value in CONTRACT.items():
+        assert getattr(txzpub, name) is value, name
+
+
+def test_publicClassesClaimTheirPublicModule() -> None:
+    for name, value in CONTRACT.items():
+        if isinstance(value, type):
+            assert value.__module__ == "txzpub", name
+
+
+def test_errorsShareABase() -> None:
+    for error in (txzpub.ConnectionClosed, txzpub.SubscriptionClosed, txzpub.EndpointError):
+        assert issubclass(error, txzpub.TxzpubError)
+    assert issubclass(txzpub.EndpointError, ValueError)
+
+
+EVERYDAY_NAMES = {
+    "messages",
+    "handlers",
+    "queue",
+    "queues",
+    "data",
+    "count",
+    "received",
+    "results",
+    "buffer",
+    "callbacks",
+    "listeners",
+    "topics",
+    "subscriptions",
+    "recv_parts",
+    "read_scheduled",
+    "fd",
+}
+
+ALLOWED_PUBLIC = {
+    # txZMQ's surface
+    "socketType", "allowLoopbackMulticast", "multicastRate", "highWaterMark",
+    "tcpKeepalive", "tcpKeepaliveCount", "tcpKeepaliveIdle", "tcpKeepaliveInterval",
+    "reconnectInterval", "reconnectIntervalMax", "topicSep", "addEndpoints", "send",
+    "shutdown", "fileno", "messageReceived", "factory", "socket", "endpoints", "identity",
+    "publish", "subscribe", "unsubscribe", "gotMessage",
+    # txzpub's additions
+    "next", "readBatchSize", "maxQueued", "overflowPolicy", "multipartFraming",
+}  # fmt: skip
+
+
+def test_connectionsHaveOnlyTheContractsPublicNames() -> None:
+    """Legacy subclasses own every other public name (self.messages, self.handlers...)."""
+    for cls in (txzpub.ZmqSubConnection, txzpub.ZmqPubConnection):
+        public = {name for name in dir(cls) if not name.startswith("_")}
+        assert public <= ALLOWED_PUBLIC, public - ALLOWED_PUBLIC
+        assert not public & EVERYDAY_NAMES
