@@ -14,6 +14,7 @@ import zmq
 
 from ._connection import ZmqConnection
 from ._core._endpoint import ZmqEndpoint
+from ._core._framing import fitsOneFrame
 from ._core._message import asBytes
 from ._errors import ConnectionClosed
 from ._factory import ZmqFactory
@@ -73,7 +74,7 @@ class ZmqPubConnection(ZmqConnection):
             socket.send(message, _NOBLOCK)
             return
         separator = self.topicSep
-        if separator in tag:
+        if not fitsOneFrame(tag, separator):
             msg = (
                 f"tag {tag!r} contains the separator {separator!r}, which one-frame framing "
                 "cannot carry; remove it or publish with multipartFraming=True"

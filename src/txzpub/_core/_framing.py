@@ -29,7 +29,7 @@ from collections.abc import Sequence
 
 from ._message import Message, trustedMessage
 
-__all__ = ["DEFAULT_SEPARATOR", "decodeFrames", "encodeMessage"]
+__all__ = ["DEFAULT_SEPARATOR", "decodeFrames", "encodeMessage", "fitsOneFrame"]
 
 DEFAULT_SEPARATOR = b"\0"
 
@@ -40,13 +40,24 @@ def encodeMessage(
     """Return the frames that carry (*tag*, *body*); see the module comment for the rules."""
     if multipart:
         return [tag, body]
-    if separator in tag:
+    if not fitsOneFrame(tag, separator):
         msg = (
             f"tag {tag!r} contains the separator {separator!r}, so one-frame framing "
             "cannot carry it; remove it or publish with multipart=True"
         )
         raise ValueError(msg)
     return [tag + separator + body]
+
+
+def fitsOneFrame(tag: bytes, separator: bytes) -> bool:
+    """
+    True when one-frame framing can carry *tag*: the first separator in
+    ``tag + separator`` must be the one we add (a multi-byte separator can
+    also start inside the tag, as ``b"::"`` does in ``b"a:" + b"::"``).
+    """
+    if len(separator) == 1:
+        return separator not in tag
+    return (tag + separator).find(separator) == len(tag)
 
 
 def decodeFrames(frames: Sequence[bytes], separator: bytes = DEFAULT_SEPARATOR) -> Message:

@@ -1,0 +1,43 @@
+"""Developer sessions: nox -s tests | lint | typecheck | demo."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["lint", "typecheck", "tests"]
+
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+
+
+def install(session: nox.Session, *groups: str) -> None:
+    requirements = [r for group in groups for r in nox.project.dependency_groups(PYPROJECT, group)]
+    session.install("-e", ".", *requirements)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The whole test suite; -bb turns bytes/str mix-ups into errors."""
+    install(session, "test")
+    session.run("python", "-bb", "-m", "pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    install(session, "lint")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    install(session, "typecheck")
+    session.run("mypy", "--strict", "src")
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The quick-start demo: a publisher and three kinds of subscriber in one process."""
+    install(session)
+    session.run("python", "examples/demo.py", *session.posargs)
