@@ -211,7 +211,9 @@ def test_publishTypeErrorsNameTheArgument(factory: ZmqFactory, call: object, mes
 
 def test_oneFrameTagCannotContainSeparator(factory: ZmqFactory) -> None:
     publisher = ZmqPubConnection(factory)
-    with pytest.raises(ValueError, match=r"contains the separator.*multipartFraming=True"):
+    with pytest.raises(
+        ValueError, match=r"contains \(or runs into\) the separator.*multipartFraming=True"
+    ):
         publisher.publish(b"x", b"a\0b")
 
 

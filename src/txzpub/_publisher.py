@@ -76,7 +76,7 @@ class ZmqPubConnection(ZmqConnection):
         separator = self.topicSep
         if not fitsOneFrame(tag, separator):
             msg = (
-                f"tag {tag!r} contains the separator {separator!r}, which one-frame framing "
+                f"tag {tag!r} contains (or runs into) the separator {separator!r}, which one-frame framing "
                 "cannot carry; remove it or publish with multipartFraming=True"
             )
             raise ValueError(msg)

@@ -55,7 +55,11 @@ def checkEndpoint(endpoint: object) -> ZmqEndpoint:
         )
         raise EndpointError(msg)
     if isinstance(address, bytes):
-        address = address.decode("utf-8")
+        try:
+            address = address.decode("utf-8")
+        except UnicodeDecodeError:
+            msg = f"endpoint address must be UTF-8 text, not {address!r}"
+            raise EndpointError(msg) from None
     if not isinstance(address, str) or "://" not in address:
         msg = (
             f"endpoint address must be a ZeroMQ address such as 'tcp://127.0.0.1:5555', "

@@ -42,7 +42,7 @@ def encodeMessage(
         return [tag, body]
     if not fitsOneFrame(tag, separator):
         msg = (
-            f"tag {tag!r} contains the separator {separator!r}, so one-frame framing "
+            f"tag {tag!r} contains (or runs into) the separator {separator!r}, so one-frame framing "
             "cannot carry it; remove it or publish with multipart=True"
         )
         raise ValueError(msg)
