@@ -76,8 +76,9 @@ class ZmqPubConnection(ZmqConnection):
         separator = self.topicSep
         if not fitsOneFrame(tag, separator):
             msg = (
-                f"tag {tag!r} contains (or runs into) the separator {separator!r}, which one-frame framing "
-                "cannot carry; remove it or publish with multipartFraming=True"
+                f"tag {tag!r} contains (or runs into) the separator "
+                f"{separator!r}, which one-frame framing cannot carry; remove it or "
+                "publish with multipartFraming=True"
             )
             raise ValueError(msg)
         socket.send(tag + separator + message, _NOBLOCK)

@@ -48,7 +48,7 @@ def checkEndpoint(endpoint: object) -> ZmqEndpoint:
         )
         raise TypeError(msg)
     kind, address = endpoint
-    if kind not in (ZmqEndpointType.bind, ZmqEndpointType.connect):
+    if not isinstance(kind, str) or kind not in (ZmqEndpointType.bind, ZmqEndpointType.connect):
         msg = (
             f"unknown endpoint type {kind!r} in {endpoint!r}; "
             "use ZmqEndpointType.bind or ZmqEndpointType.connect"

@@ -42,8 +42,9 @@ def encodeMessage(
         return [tag, body]
     if not fitsOneFrame(tag, separator):
         msg = (
-            f"tag {tag!r} contains (or runs into) the separator {separator!r}, so one-frame framing "
-            "cannot carry it; remove it or publish with multipart=True"
+            f"tag {tag!r} contains (or runs into) the separator "
+            f"{separator!r}, so one-frame framing cannot carry it; remove it or publish "
+            "with multipart=True"
         )
         raise ValueError(msg)
     return [tag + separator + body]
