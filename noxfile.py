@@ -18,9 +18,9 @@ def install(session: nox.Session, *groups: str) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The whole test suite; -bb turns bytes/str mix-ups into errors."""
+    """The whole test suite; -b plus filterwarnings=error turns bytes/str mix-ups into errors."""
     install(session, "test")
-    session.run("python", "-bb", "-m", "pytest", *session.posargs)
+    session.run("python", "-b", "-m", "pytest", *session.posargs)
 
 
 @nox.session
