@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 
 import pytest
@@ -161,16 +162,24 @@ def test_malformedAddress(factory: ZmqFactory, address: str, reason: str) -> Non
 
 def test_bindInUseRaisesSynchronouslyAndLeaksNothing(factory: ZmqFactory) -> None:
     """The constructor raises; no socket stays open and nothing is registered."""
-    first, address = publisherOnFreePort(factory)
+    _, address = publisherOnFreePort(factory)
     readers = set(reactor.getReaders())
     connections = set(factory.connections)
-    fds = openFds()
-    for _ in range(20):
+
+    def attempt() -> None:
         with pytest.raises(EndpointError, match=r"Address already in use.*choose a free port"):
             ZmqSubConnection(factory, bind(address))
+
+    attempt()  # warm up whatever libzmq allocates once per context
+    gc.collect()
+    fds = openFds()
+    for _ in range(50):
+        attempt()
+    gc.collect()
     assert set(reactor.getReaders()) == readers
     assert factory.connections == connections
-    assert openFds() == fds
+    # A leaked socket costs at least one fd per attempt; allow for unrelated noise.
+    assert openFds() - fds < 10
 
 
 def test_addEndpointsChecksAllFirst(factory: ZmqFactory, inprocAddress: str) -> None:

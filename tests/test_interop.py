@@ -146,7 +146,7 @@ class RawSubscriber:
         self._polling.start(0.002, now=True)
 
     def _drain(self) -> None:
-        while True:
+        while not self.socket.closed:  # a waiter fired below may have closed it
             try:
                 frames = self.socket.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
@@ -262,12 +262,14 @@ async def test_txzmqPublisherToTxzpubNext(
     publisher.publish(b"sunny", b"weather")
     publisher.publish(b"two\0with nul", b"news.sports")
     publisher.publish(b"", b"news")
-    received = [await bounded(subscriber.next(b"news"), "next(b'news')") for _ in range(3)]
+    publisher.send([b"news.multipart", b"two frames"])  # txZMQ's 2-frame compatibility form
+    received = [await bounded(subscriber.next(b"news"), "next(b'news')") for _ in range(4)]
 
     assert received == [
         Message(b"news", b"one"),
         Message(b"news.sports", b"two\0with nul"),
         Message(b"news", b""),
+        Message(b"news.multipart", b"two frames"),
     ]
     assert news.statistics().queued == 0
 
@@ -350,6 +352,36 @@ async def test_multipartFramingToTxzmq(
     ]
 
 
+@pytest_twisted.ensureDeferred
+async def test_relayThroughBothLibraries(
+    factory: ZmqFactory, txzmqFactory: txzmq.ZmqFactory, address: str
+) -> None:
+    """txZMQ -> txzpub -> txZMQ at once, both factories driving sockets on one reactor."""
+    source = txzmq.ZmqPubConnection(
+        txzmqFactory, txzmqEndpoint(txzmq.ZmqEndpointType.bind, address)
+    )
+    relayIn = ZmqSubConnection(factory, connect(boundAddress(source)))
+    relayOut = ZmqPubConnection(factory, bind("tcp://127.0.0.1:0"))
+    sink = TxzmqSubscriber(
+        txzmqFactory, txzmqEndpoint(txzmq.ZmqEndpointType.connect, boundAddress(relayOut))
+    )
+    relayIn.subscribe(b"in.")
+    sink.subscribe(b"out.")
+    await txzmqReaches(source, relayIn)
+    await reachesTxzmq(relayOut, sink)
+
+    def relay(message: bytes, tag: bytes) -> None:
+        if not isProbe(tag):
+            relayOut.publish(message.upper(), b"out." + tag[len(b"in.") :])
+
+    relayIn.gotMessage = relay  # txZMQ's example: assigned after subscribe()
+    for n in range(50):
+        source.publish(b"message %d" % n, b"in.%d" % (n % 3))
+    got = await sink.inbox.endsWith(b"MESSAGE 49")
+
+    assert got == [(b"MESSAGE %d" % n, b"out.%d" % (n % 3)) for n in range(50)]
+
+
 # -- raw pyzmq PUB -> txzpub subscriber ------------------------------------------------------
 
 ODD_SHAPES = [
@@ -368,7 +400,7 @@ ODD_SHAPES = [
 async def test_rawPublisherOddShapesToNext(
     factory: ZmqFactory, rawPublisher: zmq.Socket[Any]
 ) -> None:
-    subscriber = ZmqSubConnection(factory, connect(boundAddress(rawPublisher)))
+    subscriber = ZmqSubConnection(factory, connect(rawPublisher.get(zmq.LAST_ENDPOINT).decode()))
     subscriber.subscribe(b"")
     await rawReaches(rawPublisher, subscriber)
 
@@ -388,7 +420,7 @@ async def test_rawPublisherOddShapesToNext(
 async def test_rawPublisherOddShapesToGotMessage(
     factory: ZmqFactory, rawPublisher: zmq.Socket[Any]
 ) -> None:
-    subscriber = LegacySubscriber(factory, connect(boundAddress(rawPublisher)))
+    subscriber = LegacySubscriber(factory, connect(rawPublisher.get(zmq.LAST_ENDPOINT).decode()))
     subscriber.subscribe(b"")
     await rawReaches(rawPublisher, subscriber)
 

@@ -5,8 +5,9 @@ The txZMQ adapter: ZmqSubConnection with ``gotMessage(message, tag)``.
 txZMQ code overrides gotMessage in a subclass, or assigns it on an instance
 (``conn.gotMessage = f``, as txZMQ's own example does, even after
 subscribing). Either way it receives every message exactly once. Whether
-gotMessage is overridden is decided per batch, so assigning it late works, and
-a connection that never overrides it pays nothing for it.
+gotMessage is overridden is looked up per batch and again whenever user code
+ran, so assigning it late (even from a callback) works, and a connection that
+never overrides it pays nothing for it.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class ZmqSubConnection(Subscriber):
         Override it to see every message's frames before decoding; call this
         implementation from yours to deliver it as usual.
         """
-        self._deliver([message], self._legacyConsumer())
+        self._deliver([message])
 
     def _legacyConsumer(self) -> Callable[[bytes, bytes], object] | None:
         assigned: Callable[[bytes, bytes], object] | None = self.__dict__.get("gotMessage")
@@ -59,4 +60,4 @@ class ZmqSubConnection(Subscriber):
         ):
             super(Subscriber, self)._receiveBatch(batch)  # one messageReceived call per message
             return
-        self._deliver(batch, self._legacyConsumer())
+        self._deliver(batch)

@@ -59,6 +59,7 @@ class Subscriber(ZmqConnection):
         self._overflow = validateOverflow(self.overflowPolicy if overflow is None else overflow)
         self._router: TopicRouter[Subscription] = TopicRouter()
         self._holdingQueues: set[Subscription] = set()
+        self._hiddenCount = 0
         super().__init__(factory, endpoint, identity)
 
     def subscribe(self, tag: bytes | str) -> Subscription:
@@ -94,6 +95,8 @@ class Subscriber(ZmqConnection):
             return
         self._socket.set(zmq.UNSUBSCRIBE, tag)
         self._reader.kick()
+        if subscription._hidden:  # noqa: SLF001
+            self._hiddenCount -= 1
         msg = f"the subscription to {tag!r} was unsubscribed; subscribe again to receive"
         subscription._close(SubscriptionClosed(msg), discard=False)  # noqa: SLF001
 
@@ -141,34 +144,70 @@ class Subscriber(ZmqConnection):
         self._holdingQueues.clear()
 
     def _receiveBatch(self, batch: list[list[bytes]]) -> None:
-        self._deliver(batch, None)
+        self._deliver(batch)
 
-    def _deliver(
-        self, batch: list[list[bytes]], consumer: Callable[[bytes, bytes], object] | None
-    ) -> None:
+    def _legacyConsumer(self) -> Callable[[bytes, bytes], object] | None:
+        """Hook: the txZMQ-style consumer (gotMessage) to call per message, if any."""
+        return None
+
+    def _deliver(self, batch: list[list[bytes]]) -> None:
         """
         Route each message of *batch* to the queues it matches.
 
-        With a *consumer* (txZMQ's gotMessage), it is also called once per
+        With a legacy consumer (txZMQ's gotMessage), it is also called once per
         message, and only queues somebody has read get messages: a legacy
-        consumer does not pay for queues it never reads.
+        consumer does not pay for queues it never reads. Whenever user code has
+        run (a consumer, a next() callback), the consumer is looked up again:
+        that code may have assigned ``conn.gotMessage``.
         """
         route = self._router.route
         separator = self.topicSep
+        consumer = self._legacyConsumer()
         for frames in batch:
             if self._closed:
                 return
             message = decodeFrames(frames, separator)
+            matched = route(frames[0])
             if consumer is None:
-                for subscription in route(frames[0]):
-                    subscription._put(message)  # noqa: SLF001
+                ranCallbacks = False
+                for subscription in matched:
+                    if subscription._put(message):  # noqa: SLF001
+                        ranCallbacks = True
+                if ranCallbacks:
+                    consumer = self._legacyConsumer()
                 continue
-            for subscription in route(frames[0]):
+            forUser = self._forUser(matched)  # before any callback can unsubscribe
+            for subscription in matched:
                 if subscription._reading:  # noqa: SLF001
                     subscription._put(message)  # noqa: SLF001
-            try:
-                consumer(message.body, message.tag)
-            except Exception:  # noqa: BLE001 - a raising consumer must not stop delivery
-                _log.failure(
-                    "gotMessage raised for tag {tag!r}; delivery continues", tag=message.tag
-                )
+            if forUser:
+                self._consume(consumer, message)
+                consumer = self._legacyConsumer()
+
+    def _forUser(self, matched: list[Subscription]) -> bool:
+        """
+        Is a message with these matching subscriptions one gotMessage should see?
+
+        Not when it matches nothing any more (unsubscribed since ZeroMQ queued it;
+        libzmq would have filtered it had we read it later), nor when it matches
+        only hidden subscriptions (test probes).
+        """
+        if not matched:
+            return False
+        if self._hiddenCount:
+            return not all(s._hidden for s in matched)  # noqa: SLF001
+        return True
+
+    def _consume(self, consumer: Callable[[bytes, bytes], object], message: Message) -> None:
+        try:
+            consumer(message.body, message.tag)
+        except Exception:  # noqa: BLE001 - a raising consumer must not stop delivery
+            _log.failure("gotMessage raised for tag {tag!r}; delivery continues", tag=message.tag)
+
+    def _subscribeHidden(self, tag: bytes) -> Subscription:
+        """Subscribe for txzpub's own use (test probes): never seen by gotMessage."""
+        subscription = self.subscribe(tag)
+        if not subscription._hidden:  # noqa: SLF001
+            subscription._hidden = True  # noqa: SLF001
+            self._hiddenCount += 1
+        return subscription

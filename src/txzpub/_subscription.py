@@ -66,6 +66,7 @@ class Subscription:
     __slots__ = (
         "_buffer",
         "_closedBy",
+        "_hidden",
         "_holding",
         "_onFull",
         "_onReadable",
@@ -93,6 +94,9 @@ class Subscription:
         # set it, so their queues store nothing (rule 5).
         self._reading = False
         self._overflowLogged = False
+        # Hidden subscriptions (test probes) are not the user's: their messages
+        # never reach a legacy gotMessage.
+        self._hidden = False
         # True while this queue holds the reader paused (PAUSE policy).
         self._holding = False
         self._onFull = onFull
@@ -151,15 +155,20 @@ class Subscription:
         with suppress(ValueError):  # already fired, or removed by _close
             self._waiters.remove(waiter)
 
-    def _put(self, message: Message) -> None:
-        """Deliver *message* to the oldest waiter or queue it; never raises."""
+    def _put(self, message: Message) -> bool:
+        """
+        Deliver *message* to the oldest waiter or queue it; never raises.
+
+        Returns True when it ran a consumer's callbacks (which may have changed
+        anything, so the caller re-reads whatever it cached).
+        """
         waiters = self._waiters
         if waiters:
             waiter = waiters.popleft()
             waiter.callback(message)
             failure = waiter.result
             if waiter.paused or not isinstance(failure, Failure):
-                return
+                return True
             # The consumer's chain ended in an error nobody handled: log it here and
             # consume it, so Twisted does not also report "Unhandled error in Deferred".
             waiter.addErrback(lambda _: None)
@@ -169,11 +178,10 @@ class Subscription:
                     failure=failure,
                     tag=self.tag,
                 )
-            return
-        if self._closedBy is not None:  # closed by a consumer earlier in this batch
-            return
-        if self._buffer.push(message):
+            return True
+        if self._closedBy is None and self._buffer.push(message):
             self._overflowed()
+        return False
 
     def _overflowed(self) -> None:
         buffer = self._buffer
