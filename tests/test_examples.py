@@ -1,0 +1,327 @@
+"""
+Every example runs as a user runs it: ``python examples/...`` in a subprocess.
+
+Each run is bounded by a timeout and uses free ports (the examples in one
+process bind port 0; the legacy ones take $TXZPUB_EXAMPLE_ENDPOINT). The checks
+are exit status 0, no traceback, and the lines that show the example worked.
+
+Nothing here sleeps to synchronise: the legacy subscribers run next to the
+legacy publisher until their output shows the stock prices arrived, and are
+then stopped with SIGTERM, which Twisted turns into a clean reactor.stop()
+(exit status 0). The examples that stop on a timer get seconds of slack for
+events that take milliseconds.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+LEGACY = EXAMPLES / "legacy"
+
+#: Seconds any one example may take; they need a few.
+TIMEOUT = 30.0
+
+TESTED = {
+    "demo.py",
+    "next_subscriber.py",
+    "async_for_subscriber.py",
+    "smart_subscriber.py",
+    "json_data.py",
+    "legacy/publisher.py",
+    "legacy/topic_subscribers.py",
+    "legacy/smart_subscriber.py",
+    "legacy/data_pubsub.py",
+}
+
+
+def freeEndpoint() -> str:
+    """A TCP endpoint on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"tcp://127.0.0.1:{port}"
+
+
+def exampleEnvironment(endpoint: str | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    # The warning flags are the command line's (see command()), not the caller's.
+    env.pop("PYTHONWARNINGS", None)
+    env.pop("PYTHONDEVMODE", None)
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONIOENCODING"] = "utf-8"
+    env["TXZPUB_EXAMPLE_ENDPOINT"] = endpoint or freeEndpoint()
+    return env
+
+
+def command(script: str, *args: str, strict: bool) -> list[str]:
+    """
+    The command line running *script*.
+
+    *strict* shows every warning (``-W default``, and ``-b`` for bytes/str
+    mix-ups) so that the test can require an empty stderr. The legacy examples
+    are the reference's code, which leaves its factory to process exit and
+    (on Python >= 3.12) calls the deprecated datetime.utcnow(), so they run
+    with Python's default warning filters and are held to "no traceback".
+    """
+    flags = ["-W", "default", "-b"] if strict else []
+    return [sys.executable, *flags, str(EXAMPLES / script), *args]
+
+
+def run(script: str, *args: str, strict: bool = True) -> list[str]:
+    """Run *script* to its end; check its exit status and stderr; return its output lines."""
+    result = subprocess.run(  # noqa: S603 - our own examples, run by our own interpreter
+        command(script, *args, strict=strict),
+        env=exampleEnvironment(),
+        capture_output=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    stdout = result.stdout.decode("utf-8")
+    stderr = result.stderr.decode("utf-8")
+    checkEnded(script, result.returncode, stdout, stderr, strict=strict)
+    return stdout.splitlines()
+
+
+def checkEnded(script: str, returncode: int, stdout: str, stderr: str, *, strict: bool) -> None:
+    report = f"{script} exited with {returncode}\n--- stdout:\n{stdout}\n--- stderr:\n{stderr}"
+    assert returncode == 0, report
+    assert "Traceback" not in stderr, report
+    if strict:
+        assert stderr == "", report
+
+
+@contextmanager
+def started(
+    script: str, *args: str, endpoint: str, logs: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start *script* in the background; whatever happens, it is not left running."""
+    name = script.replace("/", "-")
+    with (logs / f"{name}.err").open("wb") as stderr:
+        process = subprocess.Popen(  # noqa: S603 - our own examples, run by our own interpreter
+            command(script, *args, strict=False),
+            env=exampleEnvironment(endpoint),
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+        )
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+            if process.stdout is not None:
+                process.stdout.close()
+
+
+def stopped(process: subprocess.Popen[bytes], script: str, logs: Path) -> bytes:
+    """Stop *process* as a service manager would (SIGTERM); check it ended cleanly."""
+    process.send_signal(signal.SIGTERM)
+    rest, _ = process.communicate(timeout=TIMEOUT)
+    stderr = (logs / f"{script.replace('/', '-')}.err").read_text("utf-8")
+    checkEnded(script, process.returncode, (rest or b"").decode("utf-8"), stderr, strict=False)
+    return rest or b""
+
+
+class LineReader:
+    """Reads a running process's output lines as they come, with a deadline."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        assert process.stdout is not None
+        self.process = process
+        self.fd = process.stdout.fileno()
+        self.lines: list[str] = []
+        self.pending = b""  # the start of a line whose end has not arrived yet
+
+    def until(self, enough: Callable[[list[str]], bool], what: str) -> None:
+        deadline = time.monotonic() + TIMEOUT
+        while not enough(self.lines):
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"no {what} within {TIMEOUT} s; output: {self.lines}"
+            readable, _, _ = select.select([self.fd], [], [], remaining)
+            if not readable:
+                continue
+            chunk = os.read(self.fd, 65536)
+            if not chunk:
+                status = self.process.wait(TIMEOUT)
+                pytest.fail(f"the process exited ({status}) before {what}; output: {self.lines}")
+            self.add(chunk)
+
+    def add(self, data: bytes) -> None:
+        *complete, self.pending = (self.pending + data).split(b"\n")
+        self.lines.extend(line.decode("utf-8") for line in complete)
+
+    def finish(self, rest: bytes) -> None:
+        """Add the output read after the process ended, *rest*."""
+        self.add(rest)
+        if self.pending:
+            self.lines.append(self.pending.decode("utf-8"))
+            self.pending = b""
+
+
+def test_every_example_is_tested() -> None:
+    found = {path.relative_to(EXAMPLES).as_posix() for path in EXAMPLES.rglob("*.py")}
+    assert found == TESTED
+
+
+# -- the demo ---------------------------------------------------------------------
+
+DEMO_LINE = re.compile(
+    r"^\s*\d+\.\d\ds  (?P<who>news reader|weather reader|stocks printer) "
+    r"\((?P<how>next\(\)|async for|gotMessage)\)\s+got (?P<tag>\S+)\s+\S"
+)
+DEMO_SUBSCRIBERS = {
+    # who: (how it reads, the prefix of its topics, messages per round)
+    "news reader": ("next()", "news.", 1),
+    "weather reader": ("async for", "weather.", 1),
+    "stocks printer": ("gotMessage", "stocks.", 2),
+}
+
+
+@pytest.mark.parametrize(("args", "rounds"), [((), 6), (("--seconds", "1"), 2)])
+def test_demo(args: tuple[str, ...], rounds: int) -> None:
+    lines = run("demo.py", *args)
+
+    assert lines[0].startswith("Publishing news, weather and stocks on tcp://127.0.0.1:")
+    received: dict[str, list[str]] = {who: [] for who in DEMO_SUBSCRIBERS}
+    for line in lines:
+        match = DEMO_LINE.match(line)
+        if match:
+            how, prefix, _ = DEMO_SUBSCRIBERS[match["who"]]
+            assert match["how"] == how, line
+            assert match["tag"].startswith(prefix), f"a subscriber got another's topic: {line}"
+            received[match["who"]].append(match["tag"])
+    for who, (_, _, perRound) in DEMO_SUBSCRIBERS.items():
+        assert len(received[who]) == rounds * perRound, (who, lines)
+        expected = rounds * perRound
+        assert any(
+            line.strip().startswith(f"{who} ") and f"received {expected:2} of {expected:2}" in line
+            for line in lines
+        ), lines
+    assert f"Summary: {rounds} rounds published." in lines
+    assert (
+        lines[-1] == "Each subscriber received all of its own topics' messages, and nothing else."
+    )
+
+
+# -- the new-style examples ------------------------------------------------------
+
+
+def test_next_subscriber() -> None:
+    lines = run("next_subscriber.py")
+
+    assert [line.split(" [")[0].strip() for line in lines] == ["news", "weather"] * 3, lines
+    assert all(
+        line.startswith(("news    [news.world]: ", "weather [weather.today]: ")) for line in lines
+    ), lines
+
+
+def test_async_for_subscriber() -> None:
+    lines = run("async_for_subscriber.py", "4")
+
+    assert len(lines) == 4, lines
+    quote = re.compile(r"^stocks\.(AAPL|GOOGL): \1 \$\d+\.\d\d \(volume \d+\)$")
+    assert all(quote.match(line) for line in lines), lines
+
+
+def test_smart_subscriber() -> None:
+    lines = run("smart_subscriber.py", "1")
+
+    handled = {
+        "🚨 BREAKING [news.breaking.markets]: Markets rally",
+        "⚽ Sports [news.sports.football]: Team wins championship",
+        "📰 News [news.local]: Town hall meeting moved to Friday",
+        "🌤 Weather [weather.local]: Sunny, 25C",
+    }
+    # Each message once, by its most specific handler (news.breaking.* never reaches the
+    # b"news" handler), and stocks.AAPL, which nobody subscribed to, never arrives.
+    assert set(lines) == handled, lines
+
+
+def test_json_data() -> None:
+    lines = run("json_data.py")
+
+    timestamp = r"\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00\] "
+    assert re.fullmatch(
+        timestamp + r"weather\.NYC: \{'temperature': 25\.5, 'humidity': 60\}", lines[0]
+    )
+    assert re.fullmatch(
+        timestamp + r"weather\.LON: \{'temperature': 14\.0, 'humidity': 81\}", lines[1]
+    )
+    assert lines[2:] == [
+        "stocks.AAPL: {'symbol': 'AAPL', 'price': 150.25, 'volume': 1000}",
+        "stocks.GOOGL: {'symbol': 'GOOGL', 'price': 2800.5, 'volume': 500}",
+        r"stocks.raw: raw b'\x00\x01 not JSON'",
+    ]
+
+
+# -- the legacy examples (the txZMQ reference's code) ----------------------------
+
+STOCK_LINES = [
+    "Stock AAPL: $150.25 (Volume: 1000)",
+    "Stock GOOGL: $2800.5 (Volume: 500)",
+    'Multi [stocks.AAPL]: {"symbol":"AAPL","price":150.25,"volume":1000}',
+    'Multi [stocks.GOOGL]: {"symbol":"GOOGL","price":2800.50,"volume":500}',
+]
+
+
+def test_legacy_topic_subscribers_receive_from_legacy_publisher(tmp_path: Path) -> None:
+    endpoint = freeEndpoint()
+    # Both would stop by themselves after 60 s; the test stops them once it has seen enough.
+    with (
+        started("legacy/publisher.py", "60", endpoint=endpoint, logs=tmp_path) as publisher,
+        started("legacy/topic_subscribers.py", "60", endpoint=endpoint, logs=tmp_path) as subs,
+    ):
+        output = LineReader(subs)
+        output.until(
+            lambda lines: all(line in lines for line in STOCK_LINES),
+            "stock prices from the legacy publisher",
+        )
+        output.finish(stopped(subs, "legacy/topic_subscribers.py", tmp_path))
+        assert publisher.poll() is None, "the legacy publisher stopped early"
+        stopped(publisher, "legacy/publisher.py", tmp_path)
+
+    # Every line is one of the reference's subscribers' prints, for a topic it subscribed to.
+    for line in output.lines:
+        assert line.startswith(("Stock ", "Multi [", "News [news]", "Weather Update: ")), line
+
+
+@pytest.mark.parametrize("script", ["legacy/publisher.py", "legacy/topic_subscribers.py"])
+def test_legacy_publisher_and_subscribers_stop_by_themselves(script: str) -> None:
+    run(script, "0.5", strict=False)
+
+
+def test_legacy_smart_subscriber() -> None:
+    lines = run("legacy/smart_subscriber.py", "2", strict=False)
+
+    handled = {
+        "🚨 BREAKING: Market update",
+        "⚽ Sports: Team wins championship",
+        "🌤 Weather: Sunny, 25C",
+    }
+    assert set(lines) == handled, lines
+
+
+def test_legacy_data_pubsub() -> None:
+    lines = run("legacy/data_pubsub.py", "2", strict=False)
+
+    weather = re.compile(
+        r"^\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\] weather\.NYC: "
+        r"\{'temperature': 25\.5, 'humidity': 60, 'location': 'NYC'\}$"
+    )
+    stocks = "stocks.AAPL: {'symbol': 'AAPL', 'price': 150.25, 'volume': 1000}"
+    assert any(weather.match(line) for line in lines), lines
+    assert stocks in lines, lines
+    assert all(weather.match(line) or line == stocks for line in lines), lines
