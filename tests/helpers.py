@@ -41,22 +41,36 @@ def publisherOnFreePort(factory: Any, **kwargs: Any) -> tuple[ZmqPubConnection, 
     return publisher, boundAddress(publisher)
 
 
+class FakeFrame:
+    def __init__(self, data: bytes, more: bool) -> None:
+        self.bytes = data
+        self.more = more
+
+
 class FakeSocket:
-    """Enough of zmq.Socket for SocketReader: scripted frames, EAGAIN, EVENTS."""
+    """Enough of zmq.Socket for SocketReader: scripted messages, EAGAIN, EVENTS."""
 
     def __init__(self) -> None:
         self.incoming: deque[list[bytes]] = deque()
         self.recvCalls = 0
         self.eventsCalls = 0
         self.failWith: Exception | None = None
+        self._partial: deque[bytes] = deque()
 
-    def recv_multipart(self, flags: int = 0) -> list[bytes]:
+    def recv(self, flags: int, copy: bool) -> FakeFrame:
+        assert flags == zmq.NOBLOCK
+        assert copy is False
+        if self._partial:
+            data = self._partial.popleft()
+            return FakeFrame(data, bool(self._partial))
         self.recvCalls += 1
         if self.failWith is not None:
             raise self.failWith
         if not self.incoming:
             raise zmq.Again
-        return self.incoming.popleft()
+        self._partial.extend(self.incoming.popleft())
+        data = self._partial.popleft()
+        return FakeFrame(data, bool(self._partial))
 
     def get(self, option: int) -> int:
         assert option == zmq.EVENTS

@@ -332,3 +332,22 @@ async def test_multipartFramingCarriesAnyTag(factory: ZmqFactory) -> None:
     await waitForSubscription(publisher, subscriber)
     publisher.publish(b"body\0with\0nuls", b"a\0b")
     assert await bounded(subscriber.next(b"a\0")) == Message(b"a\0b", b"body\0with\0nuls")
+
+
+@pytest_twisted.ensureDeferred
+async def test_nextBatchOverRealSockets(factory: ZmqFactory) -> None:
+    """A batch consumer gets every message, in order, in few Deferreds."""
+    publisher, subscriber = makePair(factory, "inproc://batches")
+    subscription = subscriber.subscribe(b"b")
+    await waitForSubscription(publisher, subscriber)
+    for n in range(1000):
+        publisher.publish(b"%d" % n, b"b")
+    received: list[bytes] = []
+    calls = 0
+    while len(received) < 1000:
+        batch = await bounded(subscription.nextBatch(500))
+        calls += 1
+        assert 1 <= len(batch) <= 500
+        received.extend(m.body for m in batch)
+    assert received == [b"%d" % n for n in range(1000)]
+    assert calls <= 1000 // subscriber.readBatchSize + 4

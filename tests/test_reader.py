@@ -172,6 +172,14 @@ def test_connectionLostAllowsReRegistration() -> None:
     assert reader in reactor.readers
 
 
+def test_multipartMessagesKeepTheirFrames() -> None:
+    reader, socket, reactor, batches = makeReader(batchSize=3)
+    socket.incoming.extend([[b"a", b"b", b"c"], [b""], [b"t", b"body"], [b"x"]])
+    reader.doRead()
+    reactor.advance(0)
+    assert batches == [[[b"a", b"b", b"c"], [b""], [b"t", b"body"]], [[b"x"]]]
+
+
 @pytest.mark.parametrize("batchSize", [1, 7, 256])
 def test_everyMessageDeliveredInOrder(batchSize: int) -> None:
     reader, socket, reactor, batches = makeReader(batchSize=batchSize)

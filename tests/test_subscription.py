@@ -19,6 +19,7 @@ def makeSubscription(
         overflow=overflow,
         onFull=lambda s: calls.append("full"),
         onReadable=lambda s: calls.append("readable"),
+        onFlush=lambda s: calls.append("flush"),
     )
     return subscription, calls
 
@@ -253,3 +254,129 @@ def test_nextReturnsDeferred() -> None:
     assert isinstance(d, Deferred)
     d.cancel()
     d.addErrback(lambda f: None)
+
+
+def flushing() -> tuple[Subscription, list[Subscription]]:
+    """A Subscription whose flush requests are collected, as the connection does."""
+    pending: list[Subscription] = []
+    subscription = Subscription(
+        b"news",
+        maxQueued=100,
+        overflow=OverflowPolicy.DROP_OLDEST,
+        onFull=lambda s: None,
+        onReadable=lambda s: None,
+        onFlush=pending.append,
+    )
+    return subscription, pending
+
+
+class BatchTests(SynchronousTestCase):
+    def test_queuedMessagesReturnedAtOnceUpToLimit(self) -> None:
+        subscription, _ = flushing()
+        subscription._reading = True
+        for n in range(5):
+            subscription._put(msg(n))
+        self.assertEqual(self.successResultOf(subscription.nextBatch(3)), [msg(0), msg(1), msg(2)])
+        self.assertEqual(self.successResultOf(subscription.nextBatch()), [msg(3), msg(4)])
+
+    def test_waitingBatchFiresOnceWithTheWholeReadBatch(self) -> None:
+        """Rule 2: one Deferred per read batch, not per message."""
+        subscription, pending = flushing()
+        d = subscription.nextBatch(10)
+        for n in range(4):
+            subscription._put(msg(n))
+        self.assertNoResult(d)
+        self.assertEqual(pending, [subscription])  # asked once, not per message
+        subscription._flush()
+        self.assertEqual(self.successResultOf(d), [msg(n) for n in range(4)])
+
+    def test_limitLeavesTheRestQueued(self) -> None:
+        subscription, _ = flushing()
+        d = subscription.nextBatch(2)
+        for n in range(5):
+            subscription._put(msg(n))
+        subscription._flush()
+        self.assertEqual(self.successResultOf(d), [msg(0), msg(1)])
+        self.assertEqual(subscription.statistics().queued, 3)
+
+    def test_waitersServedInOrderAcrossKinds(self) -> None:
+        subscription, _ = flushing()
+        single = subscription.next()
+        batch = subscription.nextBatch(2)
+        later = subscription.next()
+        for n in range(5):
+            subscription._put(msg(n))
+        subscription._flush()
+        self.assertEqual(self.successResultOf(single), msg(0))
+        self.assertEqual(self.successResultOf(batch), [msg(1), msg(2)])
+        self.assertEqual(self.successResultOf(later), msg(3))
+        self.assertEqual(self.successResultOf(subscription.next()), msg(4))
+
+    def test_nextQueuesBehindWaitingBatch(self) -> None:
+        """A next() made while a batch waits for its flush must not jump the queue."""
+        subscription, _ = flushing()
+        batch = subscription.nextBatch()
+        subscription._put(msg(0))
+        single = subscription.next()
+        self.assertNoResult(single)
+        subscription._flush()
+        self.assertEqual(self.successResultOf(batch), [msg(0)])
+        self.assertNoResult(single)
+        single.cancel()
+        self.failureResultOf(single, CancelledError)
+
+    def test_cancelledBatchLosesNothing(self) -> None:
+        subscription, _ = flushing()
+        cancelled = subscription.nextBatch()
+        waiting = subscription.nextBatch()
+        cancelled.cancel()
+        self.failureResultOf(cancelled, CancelledError)
+        subscription._put(msg(0))
+        subscription._flush()
+        self.assertEqual(self.successResultOf(waiting), [msg(0)])
+
+    def test_closeFailsBatchWaitersAfterServingQueued(self) -> None:
+        subscription, _ = flushing()
+        served = subscription.nextBatch()
+        subscription._put(msg(0))
+        subscription._close(SubscriptionClosed("gone"), discard=False)
+        self.assertEqual(self.successResultOf(served), [msg(0)])
+        self.failureResultOf(subscription.nextBatch(), SubscriptionClosed)
+
+    def test_shutdownFailsBatchWaiters(self) -> None:
+        subscription, _ = flushing()
+        d = subscription.nextBatch()
+        subscription._close(ConnectionClosed("bye"), discard=True)
+        self.failureResultOf(d, ConnectionClosed)
+
+    def test_batchesAsyncIterator(self) -> None:
+        subscription, _ = flushing()
+        seen: list[list[Message]] = []
+
+        async def consume() -> str:
+            async for batch in subscription.batches(10):
+                seen.append(batch)
+            return "ended"
+
+        done = ensureDeferred(consume())
+        subscription._put(msg(0))
+        subscription._put(msg(1))
+        subscription._flush()
+        subscription._close(ConnectionClosed("bye"), discard=True)
+        self.assertEqual(self.successResultOf(done), "ended")
+        self.assertEqual(seen, [[msg(0), msg(1)]])
+
+
+@pytest.mark.parametrize(
+    ("limit", "error", "text"),
+    [
+        (0, ValueError, r"^maxCount must be >= 1, not 0$"),
+        ("9", TypeError, r"^maxCount must be an int, not '9' \(str\)$"),
+    ],
+)
+def test_batchLimitValidated(limit: object, error: type[Exception], text: str) -> None:
+    subscription, _ = flushing()
+    with pytest.raises(error, match=text):
+        subscription.nextBatch(limit)  # type: ignore[arg-type]
+    with pytest.raises(error, match=text):
+        subscription.batches(limit)  # type: ignore[arg-type]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ._connection import ZmqConnection
 from ._subscriber import Subscriber
 
 __all__ = ["ZmqSubConnection"]
@@ -44,6 +45,8 @@ class ZmqSubConnection(Subscriber):
         implementation from yours to deliver it as usual.
         """
         self._deliver([message])
+        if self._toFlush:
+            self._flushBatchWaiters()
 
     def _legacyConsumer(self) -> Callable[[bytes, bytes], object] | None:
         assigned: Callable[[bytes, bytes], object] | None = self.__dict__.get("gotMessage")
@@ -58,6 +61,6 @@ class ZmqSubConnection(Subscriber):
             type(self).messageReceived is not ZmqSubConnection.messageReceived
             or "messageReceived" in self.__dict__
         ):
-            super(Subscriber, self)._receiveBatch(batch)  # one messageReceived call per message
+            ZmqConnection._receiveBatch(self, batch)  # noqa: SLF001 - messageReceived per message
             return
-        self._deliver(batch)
+        super()._receiveBatch(batch)

@@ -60,6 +60,8 @@ class Subscriber(ZmqConnection):
         self._router: TopicRouter[Subscription] = TopicRouter()
         self._holdingQueues: set[Subscription] = set()
         self._hiddenCount = 0
+        # Subscriptions with a nextBatch() waiting, to serve when the batch ends.
+        self._toFlush: list[Subscription] = []
         super().__init__(factory, endpoint, identity)
 
     def subscribe(self, tag: bytes | str) -> Subscription:
@@ -125,6 +127,7 @@ class Subscriber(ZmqConnection):
             overflow=self._overflow,
             onFull=self._queueFull,
             onReadable=self._queueReadable,
+            onFlush=self._toFlush.append,
         )
 
     def _queueFull(self, subscription: Subscription) -> None:
@@ -145,6 +148,13 @@ class Subscriber(ZmqConnection):
 
     def _receiveBatch(self, batch: list[list[bytes]]) -> None:
         self._deliver(batch)
+        if self._toFlush:
+            self._flushBatchWaiters()
+
+    def _flushBatchWaiters(self) -> None:
+        pending, self._toFlush = self._toFlush, []
+        for subscription in pending:
+            subscription._flush()  # noqa: SLF001
 
     def _legacyConsumer(self) -> Callable[[bytes, bytes], object] | None:
         """Hook: the txZMQ-style consumer (gotMessage) to call per message, if any."""

@@ -5,17 +5,21 @@ Subscription: one subscribed tag's bounded queue, read with Deferreds.
 Rules:
 
 1. A message goes to the oldest waiting ``next()`` if there is one, else into
-   the bounded buffer; so waiters exist only while the buffer is empty.
-2. Cancelling a waiting ``next()`` removes exactly that waiter: the next
-   message goes to the following waiter or stays queued. Nothing is lost.
-3. Closing fails every waiter with the closing error, ends ``async for``
-   loops, and makes later ``next()`` calls fail at once (after draining what
-   is queued, when the close keeps the queue: a full unsubscribe does).
-4. A consumer's exception never escapes into the reader: when a ``next()``
+   the bounded buffer; so single waiters exist only while the buffer is empty.
+2. A waiting ``nextBatch()`` collects: messages arriving while it waits are
+   buffered, and it fires once, with all of them (up to its limit), when the
+   owner calls ``_flush()`` at the end of the read batch. Waiters of both kinds
+   are served strictly in the order they started waiting.
+3. Cancelling a waiter removes exactly that waiter: the next message goes to
+   the following waiter or stays queued. Nothing is lost.
+4. Closing fails every waiter with the closing error, ends ``async for``
+   loops, and makes later calls fail at once (after draining what is queued,
+   when the close keeps the queue: a full unsubscribe does).
+5. A consumer's exception never escapes into the reader: when a waiter's
    Deferred ends in a failure that nobody handled, it is logged and consumed.
-5. Until somebody reads it (``next()`` or ``async for``), a queue of a
-   *passive* subscription stores nothing: legacy ``gotMessage`` consumers
-   subscribe without ever reading the queue, and must not pay for it.
+6. Until somebody reads it (``next()``, ``nextBatch()`` or ``async for``), a
+   queue is *unread*; the owner does not feed unread queues of a legacy
+   ``gotMessage`` consumer, which must not pay for queues it never reads.
 
 This layer knows Deferreds and the logger, never the reactor or the socket.
 """
@@ -25,7 +29,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from contextlib import suppress
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import CancelledError, Deferred, fail, succeed
 from twisted.logger import Logger
@@ -37,18 +41,46 @@ from ._errors import ConnectionClosed, SubscriptionClosed
 if TYPE_CHECKING:
     from ._core._message import Message
 
-__all__ = ["Subscription"]
+__all__ = ["DEFAULT_BATCH_LIMIT", "Subscription"]
 
 _log = Logger()
+
+#: Default most messages one nextBatch() returns.
+DEFAULT_BATCH_LIMIT = 1000
 
 _ENDS_ITERATION = (ConnectionClosed, SubscriptionClosed)
 
 
-def _endIteration(failure: Failure) -> Message:
+def _endIteration(failure: Failure) -> Any:
     if isinstance(failure.value, _ENDS_ITERATION):
         raise StopAsyncIteration
-    failure.raiseException()
-    raise AssertionError  # unreachable: raiseException() always raises
+    return failure
+
+
+def _checkLimit(maxCount: object) -> int:
+    if type(maxCount) is not int:
+        msg = f"maxCount must be an int, not {maxCount!r} ({type(maxCount).__name__})"
+        raise TypeError(msg)
+    if maxCount < 1:
+        msg = f"maxCount must be >= 1, not {maxCount!r}"
+        raise ValueError(msg)
+    return maxCount
+
+
+class _Batches:
+    """``async for batch in subscription.batches(n)``: nextBatch() as an async iterator."""
+
+    __slots__ = ("_limit", "_subscription")
+
+    def __init__(self, subscription: Subscription, limit: int) -> None:
+        self._subscription = subscription
+        self._limit = limit
+
+    def __aiter__(self) -> _Batches:
+        return self
+
+    def __anext__(self) -> Deferred[list[Message]]:
+        return self._subscription.nextBatch(self._limit).addErrback(_endIteration)
 
 
 class Subscription:
@@ -64,10 +96,13 @@ class Subscription:
     """
 
     __slots__ = (
+        "_batchLimits",
         "_buffer",
         "_closedBy",
+        "_flushPending",
         "_hidden",
         "_holding",
+        "_onFlush",
         "_onFull",
         "_onReadable",
         "_overflowLogged",
@@ -82,16 +117,17 @@ class Subscription:
         *,
         maxQueued: int,
         overflow: OverflowPolicy,
-        onFull: Callable[[Subscription], None],
-        onReadable: Callable[[Subscription], None],
+        onFull: Callable[[Subscription], object],
+        onReadable: Callable[[Subscription], object],
+        onFlush: Callable[[Subscription], object],
     ) -> None:
         #: The topic prefix this queue receives, as bytes.
         self.tag = tag
         self._buffer: BoundedBuffer[Message] = BoundedBuffer(maxQueued, overflow)
-        self._waiters: deque[Deferred[Message]] = deque()
+        self._waiters: deque[Deferred[Any]] = deque()
+        # The waiters that are nextBatch() calls, and their limits.
+        self._batchLimits: dict[Deferred[Any], int] = {}
         self._closedBy: Exception | None = None
-        # Set by the first next() or async for; legacy gotMessage consumers never
-        # set it, so their queues store nothing (rule 5).
         self._reading = False
         self._overflowLogged = False
         # Hidden subscriptions (test probes) are not the user's: their messages
@@ -99,8 +135,11 @@ class Subscription:
         self._hidden = False
         # True while this queue holds the reader paused (PAUSE policy).
         self._holding = False
+        # True while the owner has been asked to _flush() us (rule 2).
+        self._flushPending = False
         self._onFull = onFull
         self._onReadable = onReadable
+        self._onFlush = onFlush
 
     def __repr__(self) -> str:
         state = "closed" if self._closedBy is not None else "open"
@@ -119,17 +158,46 @@ class Subscription:
         """
         self._reading = True
         buffer = self._buffer
-        if buffer:
+        if buffer and not self._waiters:
             message = buffer.pop()
-            if self._holding and len(buffer) <= buffer.maxQueued // 2:
-                self._holding = False
-                self._onReadable(self)
+            if self._holding:
+                self._releaseIfDrained()
             return succeed(message)
-        if self._closedBy is not None:
+        if self._closedBy is not None and not buffer:
             return fail(self._closedBy)
         waiter: Deferred[Message] = Deferred(self._cancelWaiter)
         self._waiters.append(waiter)
         return waiter
+
+    def nextBatch(self, maxCount: int = DEFAULT_BATCH_LIMIT) -> Deferred[list[Message]]:
+        """
+        Fire with every queued message, oldest first, up to *maxCount* (at least one).
+
+        For high-rate consumers: one Deferred per batch instead of one per
+        message. If nothing is queued it waits, and fires once the reader has
+        delivered what arrived in the same read batch. Cancelling and closing
+        behave as for next().
+        """
+        limit = _checkLimit(maxCount)
+        self._reading = True
+        buffer = self._buffer
+        if buffer and not self._waiters:
+            batch = buffer.popMany(limit)
+            if self._holding:
+                self._releaseIfDrained()
+            return succeed(batch)
+        if self._closedBy is not None and not buffer:
+            return fail(self._closedBy)
+        waiter: Deferred[list[Message]] = Deferred(self._cancelWaiter)
+        self._waiters.append(waiter)
+        self._batchLimits[waiter] = limit
+        return waiter
+
+    def batches(self, maxCount: int = DEFAULT_BATCH_LIMIT) -> _Batches:
+        """``async for batch in subscription.batches(n)``: nextBatch() in a loop."""
+        limit = _checkLimit(maxCount)
+        self._reading = True
+        return _Batches(self, limit)
 
     def __aiter__(self) -> Subscription:
         self._reading = True
@@ -137,7 +205,8 @@ class Subscription:
 
     def __anext__(self) -> Deferred[Message]:
         """Like next(), but the end of the subscription ends the ``async for``."""
-        return self.next().addErrback(_endIteration)
+        d: Deferred[Message] = self.next().addErrback(_endIteration)
+        return d
 
     def statistics(self) -> QueueStatistics:
         """A snapshot of this queue: queued, peak, dropped, waiting, and its limits."""
@@ -150,10 +219,11 @@ class Subscription:
 
     # -- the connection's side -------------------------------------------------
 
-    def _cancelWaiter(self, waiter: Deferred[Message]) -> None:
+    def _cancelWaiter(self, waiter: Deferred[Any]) -> None:
         # Deferred errbacks the waiter with CancelledError after this returns.
         with suppress(ValueError):  # already fired, or removed by _close
             self._waiters.remove(waiter)
+        self._batchLimits.pop(waiter, None)
 
     def _put(self, message: Message) -> bool:
         """
@@ -163,25 +233,47 @@ class Subscription:
         anything, so the caller re-reads whatever it cached).
         """
         waiters = self._waiters
-        if waiters:
-            waiter = waiters.popleft()
-            waiter.callback(message)
-            failure = waiter.result
-            if waiter.paused or not isinstance(failure, Failure):
-                return True
-            # The consumer's chain ended in an error nobody handled: log it here and
-            # consume it, so Twisted does not also report "Unhandled error in Deferred".
-            waiter.addErrback(lambda _: None)
-            if not isinstance(failure.value, CancelledError):
-                _log.failure(
-                    "A callback on next() for tag {tag!r} raised; delivery continues",
-                    failure=failure,
-                    tag=self.tag,
-                )
+        if waiters and not (self._batchLimits and waiters[0] in self._batchLimits):
+            self._fire(waiters.popleft(), message)
             return True
         if self._closedBy is None and self._buffer.push(message):
             self._overflowed()
+        if waiters and not self._flushPending:
+            self._flushPending = True
+            self._onFlush(self)
         return False
+
+    def _flush(self) -> None:
+        """Serve the waiters from the buffer, in order (the end of a read batch)."""
+        self._flushPending = False
+        buffer, waiters, limits = self._buffer, self._waiters, self._batchLimits
+        while buffer and waiters:
+            waiter = waiters.popleft()
+            limit = limits.pop(waiter, 0)
+            self._fire(waiter, buffer.popMany(limit) if limit else buffer.pop())
+        if self._holding:
+            self._releaseIfDrained()
+
+    def _fire(self, waiter: Deferred[Any], result: object) -> None:
+        waiter.callback(result)
+        failure = waiter.result
+        if waiter.paused or not isinstance(failure, Failure):
+            return
+        # The consumer's chain ended in an error nobody handled: log it here and
+        # consume it, so Twisted does not also report "Unhandled error in Deferred".
+        waiter.addErrback(lambda _: None)
+        if not isinstance(failure.value, CancelledError):
+            _log.failure(
+                "A callback on next() for tag {tag!r} raised; delivery continues",
+                failure=failure,
+                tag=self.tag,
+            )
+
+    def _releaseIfDrained(self) -> None:
+        buffer = self._buffer
+        if len(buffer) <= buffer.maxQueued // 2:
+            self._holding = False
+            self._onReadable(self)
 
     def _overflowed(self) -> None:
         buffer = self._buffer
@@ -203,12 +295,15 @@ class Subscription:
         if self._closedBy is not None:
             return
         self._closedBy = reason
+        if discard:
+            self._buffer.clear()
+        else:
+            self._flush()  # waiters first get what was already queued for them
         if self._holding:  # a closed queue must not keep the reader paused
             self._holding = False
             self._onReadable(self)
-        if discard:
-            self._buffer.clear()
         waiters = list(self._waiters)
         self._waiters.clear()
+        self._batchLimits.clear()
         for waiter in waiters:
             waiter.errback(reason)
