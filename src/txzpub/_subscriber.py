@@ -127,7 +127,7 @@ class Subscriber(ZmqConnection):
             overflow=self._overflow,
             onFull=self._queueFull,
             onReadable=self._queueReadable,
-            onFlush=self._toFlush.append,
+            onFlush=self._flushLater,
         )
 
     def _queueFull(self, subscription: Subscription) -> None:
@@ -150,6 +150,9 @@ class Subscriber(ZmqConnection):
         self._deliver(batch)
         if self._toFlush:
             self._flushBatchWaiters()
+
+    def _flushLater(self, subscription: Subscription) -> None:
+        self._toFlush.append(subscription)
 
     def _flushBatchWaiters(self) -> None:
         pending, self._toFlush = self._toFlush, []
