@@ -188,3 +188,38 @@ def test_everyMessageDeliveredInOrder(batchSize: int) -> None:
     while reactor.getDelayedCalls():
         reactor.advance(0)
     assert [m for b in batches for m in b] == [[b"m%d" % n] for n in range(1000)]
+
+
+class FakeTimer:
+    """A timer whose readings advance by what the consumer 'spends'."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_slowBatchesShrinkAndFastOnesRegrow() -> None:
+    """The time budget: a slow consumer gets smaller batches, so timers stay on time."""
+    timer = FakeTimer()
+    perMessage = {"cost": 0.001}
+    sizes: list[int] = []
+
+    def consume(batch: list[list[bytes]]) -> None:
+        sizes.append(len(batch))
+        timer.now += perMessage["cost"] * len(batch)
+
+    socket = FakeSocket()
+    reactor = MemoryReactorClock()
+    reader = SocketReader(socket, 1, reactor, consume, batchSize=64, timeBudget=0.005, timer=timer)
+    fill(socket, 2000)
+    reader.doRead()
+    for _ in range(8):
+        reader.doRead()
+    assert sizes[:5] == [64, 32, 16, 8, 4]  # 1 ms per message: down to within budget
+    assert max(sizes[5:]) <= 4
+    perMessage["cost"] = 0.0
+    for _ in range(10):
+        reader.doRead()
+    assert sizes[-1] == 64  # fast again: back up to the full batch

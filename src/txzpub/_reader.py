@@ -11,7 +11,11 @@ rules (as in pyzmq's own event-loop shims) are:
    about as costly as the recv itself) after every frame.
 2. Read at most ``batchSize`` messages per reactor turn, then hand the whole
    batch to the owner. A flood therefore yields to timers and other sockets
-   after every batch instead of draining forever (txZMQ's defect).
+   after every batch instead of draining forever (txZMQ's defect). The batch
+   also has a time budget: when handling one took longer than ``timeBudget``
+   seconds (slow consumers), the next batch is half as big, down to one
+   message; when it took under a quarter of that, it doubles back up to
+   ``batchSize``. One clock read per batch, none per message.
 3. After each batch, read ZMQ_EVENTS once: it re-arms the edge, and if POLLIN
    is still set the FD will not fire again, so re-schedule with callLater(0).
    Any other touch of the socket (send, subscribe, unsubscribe) can also
@@ -28,6 +32,7 @@ The reactor is a parameter; nothing here reaches for the global one.
 from __future__ import annotations
 
 from collections.abc import Callable
+from time import perf_counter
 from typing import Any, Protocol
 
 import zmq
@@ -36,7 +41,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer  # type: ignore[import-untyped]
 
-__all__ = ["DEFAULT_BATCH_SIZE", "ReadableSocket", "SocketReader"]
+__all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_TIME_BUDGET", "ReadableSocket", "SocketReader"]
 
 _log = Logger()
 
@@ -44,6 +49,11 @@ _log = Logger()
 # against per-message work; small enough that a batch of cheap consumers takes
 # about a millisecond, so a 10 ms timer is never late by more than a batch.
 DEFAULT_BATCH_SIZE = 256
+
+# Seconds of message handling per reactor turn before batches shrink: half of
+# a 10 ms timer period, so such a timer is never late by more than ~5 ms plus
+# one message's handling.
+DEFAULT_TIME_BUDGET = 0.005
 
 _NOBLOCK = zmq.NOBLOCK
 _EVENTS = zmq.EVENTS
@@ -81,12 +91,17 @@ class SocketReader:
         onBatch: Callable[[list[list[bytes]]], object],
         batchSize: int = DEFAULT_BATCH_SIZE,
         prefix: str = "txzpub",
+        timeBudget: float = DEFAULT_TIME_BUDGET,
+        timer: Callable[[], float] = perf_counter,
     ) -> None:
         self._socket: ReadableSocket | None = socket
         self._fd = fd
         self._reactor = reactor
         self._onBatch = onBatch
+        self._maxBatch = batchSize
         self._batchSize = batchSize
+        self._timeBudget = timeBudget
+        self._timer = timer
         self._prefix = prefix
         self._scheduled: Any = None  # an IDelayedCall
         self._registered = False
@@ -189,11 +204,22 @@ class SocketReader:
             self.stop()
             return
         if batch:
+            started = self._timer()
             try:
                 self._onBatch(batch)
             except Exception:  # noqa: BLE001 - rule 4: the reader outlives its consumers
                 _log.failure("A message handler raised; delivery continues")
+            self._adapt(self._timer() - started)
         self._rearm()
+
+    def _adapt(self, elapsed: float) -> None:
+        """Rule 2's time budget: halve the batch after a slow one, regrow after fast ones."""
+        size = self._batchSize
+        if elapsed > self._timeBudget:
+            if size > 1:
+                self._batchSize = size // 2
+        elif size < self._maxBatch and elapsed < self._timeBudget / 4:
+            self._batchSize = min(self._maxBatch, size * 2)
 
     def _rearm(self) -> None:
         socket = self._socket
