@@ -29,6 +29,8 @@ LAYERS = {
     "txzpub._legacy": 4,
     "txzpub.testing": 5,
     "txzpub": 5,
+    "txzpub._cli": 6,
+    "txzpub.__main__": 6,
 }
 
 CORE_ALLOWED_THIRD_PARTY = {"attrs"}

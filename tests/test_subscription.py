@@ -380,3 +380,17 @@ def test_batchLimitValidated(limit: object, error: type[Exception], text: str) -
         subscription.nextBatch(limit)  # type: ignore[arg-type]
     with pytest.raises(error, match=text):
         subscription.batches(limit)  # type: ignore[arg-type]
+
+
+def test_cancelledWaitersDoNotPileUp() -> None:
+    """A loop of timed-out (cancelled) next() calls on a quiet topic stays bounded."""
+    subscription, _ = makeSubscription()
+    for _ in range(10_000):
+        d = subscription.next()
+        d.cancel()
+        d.addErrback(lambda f: None)
+    assert len(subscription._waiters) < 100
+    assert subscription.statistics().waiting == 0
+    live = subscription.next()
+    subscription._put(msg(1))
+    assert live.result == msg(1)  # type: ignore[attr-defined]

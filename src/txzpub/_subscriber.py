@@ -26,7 +26,7 @@ from ._core._buffer import (
 )
 from ._core._endpoint import ZmqEndpoint
 from ._core._framing import decodeFrames
-from ._core._message import Message, asBytes
+from ._core._message import Message, asBytes, trustedMessage
 from ._core._routing import TopicRouter
 from ._errors import ConnectionClosed, SubscriptionClosed
 from ._factory import ZmqFactory
@@ -110,7 +110,8 @@ class Subscriber(ZmqConnection):
         so nothing published between two calls is lost). Cancelling the Deferred
         loses no message. After shutdown it fails at once with ConnectionClosed.
         """
-        tag = asBytes(tag, "tag")
+        if type(tag) is not bytes:
+            tag = asBytes(tag, "tag")
         if self._closed:
             return fail(ConnectionClosed("the connection was shut down; create a new connection"))
         subscription = self._router.get(tag)
@@ -159,11 +160,14 @@ class Subscriber(ZmqConnection):
         for subscription in pending:
             subscription._flush()  # noqa: SLF001
 
+    #: Bumped by subclasses whenever their legacy consumer may have changed.
+    _consumerGeneration = 0
+
     def _legacyConsumer(self) -> Callable[[bytes, bytes], object] | None:
         """Hook: the txZMQ-style consumer (gotMessage) to call per message, if any."""
         return None
 
-    def _deliver(self, batch: list[list[bytes]]) -> None:
+    def _deliver(self, batch: list[list[bytes]]) -> None:  # noqa: C901 - the hot loop, inlined on purpose
         """
         Route each message of *batch* to the queues it matches.
 
@@ -171,23 +175,28 @@ class Subscriber(ZmqConnection):
         message, and only queues somebody has read get messages: a legacy
         consumer does not pay for queues it never reads. Whenever user code has
         run (a consumer, a next() callback), the consumer is looked up again:
-        that code may have assigned ``conn.gotMessage``.
+        that code may have assigned ``conn.gotMessage`` (which bumps
+        ``_consumerGeneration``, so noticing costs one comparison).
         """
         route = self._router.route
         separator = self.topicSep
         consumer = self._legacyConsumer()
+        generation = self._consumerGeneration
         for frames in batch:
             if self._closed:
                 return
-            message = decodeFrames(frames, separator)
+            if len(frames) == 1:  # txZMQ's framing, inlined: the common case
+                tag, found, body = frames[0].partition(separator)
+                message = trustedMessage(tag, body) if found else trustedMessage(b"", tag)
+            else:
+                message = decodeFrames(frames, separator)
             matched = route(frames[0])
             if consumer is None:
-                ranCallbacks = False
                 for subscription in matched:
-                    if subscription._put(message):  # noqa: SLF001
-                        ranCallbacks = True
-                if ranCallbacks:
+                    subscription._put(message)  # noqa: SLF001
+                if self._consumerGeneration != generation:  # assigned by a callback
                     consumer = self._legacyConsumer()
+                    generation = self._consumerGeneration
                 continue
             forUser = self._forUser(matched)  # before any callback can unsubscribe
             for subscription in matched:
@@ -195,7 +204,9 @@ class Subscriber(ZmqConnection):
                     subscription._put(message)  # noqa: SLF001
             if forUser:
                 self._consume(consumer, message)
-                consumer = self._legacyConsumer()
+                if self._consumerGeneration != generation:
+                    consumer = self._legacyConsumer()
+                    generation = self._consumerGeneration
 
     def _forUser(self, matched: list[Subscription]) -> bool:
         """

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import CancelledError, Deferred, fail, succeed
@@ -36,7 +35,6 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from ._core._buffer import BoundedBuffer, OverflowPolicy, QueueStatistics
-from ._errors import ConnectionClosed, SubscriptionClosed
 
 if TYPE_CHECKING:
     from ._core._message import Message
@@ -48,13 +46,8 @@ _log = Logger()
 #: Default most messages one nextBatch() returns.
 DEFAULT_BATCH_LIMIT = 1000
 
-_ENDS_ITERATION = (ConnectionClosed, SubscriptionClosed)
-
-
-def _endIteration(failure: Failure) -> Any:
-    if isinstance(failure.value, _ENDS_ITERATION):
-        raise StopAsyncIteration
-    return failure
+# Waiters (live or cancelled) that trigger a sweep of the cancelled ones.
+_PURGE_AT = 64
 
 
 def _checkLimit(maxCount: object) -> int:
@@ -65,6 +58,18 @@ def _checkLimit(maxCount: object) -> int:
         msg = f"maxCount must be >= 1, not {maxCount!r}"
         raise ValueError(msg)
     return maxCount
+
+
+class _IterationWaiter(Deferred[Any]):
+    """A waiting ``async for`` step: closing ends the loop instead of raising."""
+
+
+class _BatchWaiter(Deferred[Any]):
+    """A waiting nextBatch(): served at the end of the read batch (rule 2)."""
+
+    limit = DEFAULT_BATCH_LIMIT
+    #: True for a step of ``async for ... in batches()``: closing ends the loop.
+    iterating = False
 
 
 class _Batches:
@@ -80,7 +85,7 @@ class _Batches:
         return self
 
     def __anext__(self) -> Deferred[list[Message]]:
-        return self._subscription.nextBatch(self._limit).addErrback(_endIteration)
+        return self._subscription._wait(_BatchWaiter, self._limit, iterating=True)  # noqa: SLF001
 
 
 class Subscription:
@@ -96,16 +101,18 @@ class Subscription:
     """
 
     __slots__ = (
-        "_batchLimits",
         "_buffer",
         "_closedBy",
         "_flushPending",
         "_hidden",
         "_holding",
+        "_items",
+        "_maxQueued",
         "_onFlush",
         "_onFull",
         "_onReadable",
         "_overflowLogged",
+        "_purgeAt",
         "_reading",
         "_waiters",
         "tag",
@@ -124,9 +131,11 @@ class Subscription:
         #: The topic prefix this queue receives, as bytes.
         self.tag = tag
         self._buffer: BoundedBuffer[Message] = BoundedBuffer(maxQueued, overflow)
+        # Hot-path shortcuts into the buffer (see BoundedBuffer.items).
+        self._items = self._buffer.items
+        self._maxQueued = maxQueued
         self._waiters: deque[Deferred[Any]] = deque()
-        # The waiters that are nextBatch() calls, and their limits.
-        self._batchLimits: dict[Deferred[Any], int] = {}
+        self._purgeAt = _PURGE_AT
         self._closedBy: Exception | None = None
         self._reading = False
         self._overflowLogged = False
@@ -156,18 +165,7 @@ class Subscription:
         once the connection is shut down, or SubscriptionClosed once the tag is
         fully unsubscribed and its queue drained.
         """
-        self._reading = True
-        buffer = self._buffer
-        if buffer and not self._waiters:
-            message = buffer.pop()
-            if self._holding:
-                self._releaseIfDrained()
-            return succeed(message)
-        if self._closedBy is not None and not buffer:
-            return fail(self._closedBy)
-        waiter: Deferred[Message] = Deferred(self._cancelWaiter)
-        self._waiters.append(waiter)
-        return waiter
+        return self._wait(Deferred, 0, iterating=False)
 
     def nextBatch(self, maxCount: int = DEFAULT_BATCH_LIMIT) -> Deferred[list[Message]]:
         """
@@ -178,20 +176,7 @@ class Subscription:
         delivered what arrived in the same read batch. Cancelling and closing
         behave as for next().
         """
-        limit = _checkLimit(maxCount)
-        self._reading = True
-        buffer = self._buffer
-        if buffer and not self._waiters:
-            batch = buffer.popMany(limit)
-            if self._holding:
-                self._releaseIfDrained()
-            return succeed(batch)
-        if self._closedBy is not None and not buffer:
-            return fail(self._closedBy)
-        waiter: Deferred[list[Message]] = Deferred(self._cancelWaiter)
-        self._waiters.append(waiter)
-        self._batchLimits[waiter] = limit
-        return waiter
+        return self._wait(_BatchWaiter, _checkLimit(maxCount), iterating=False)
 
     def batches(self, maxCount: int = DEFAULT_BATCH_LIMIT) -> _Batches:
         """``async for batch in subscription.batches(n)``: nextBatch() in a loop."""
@@ -205,12 +190,43 @@ class Subscription:
 
     def __anext__(self) -> Deferred[Message]:
         """Like next(), but the end of the subscription ends the ``async for``."""
-        d: Deferred[Message] = self.next().addErrback(_endIteration)
-        return d
+        return self._wait(_IterationWaiter, 0, iterating=True)
+
+    def _wait(self, kind: type[Deferred[Any]], limit: int, *, iterating: bool) -> Deferred[Any]:
+        """
+        The one way to read: at once from the queue, else a waiter of *kind*.
+
+        Cancelled waiters stay in the deque until a delivery skips them; that is
+        cheaper than giving every waiter a canceller (rule 3 still holds).
+        """
+        self._reading = True
+        if self._items and not self._waiters:
+            buffer = self._buffer
+            result = buffer.popMany(limit) if limit else buffer.pop()
+            if self._holding:
+                self._releaseIfDrained()
+            return succeed(result)
+        if self._closedBy is not None and not self._items:
+            return fail(StopAsyncIteration() if iterating else self._closedBy)
+        waiter = kind()
+        if limit:
+            waiter.limit = limit  # type: ignore[attr-defined]
+            waiter.iterating = iterating  # type: ignore[attr-defined]
+        waiters = self._waiters
+        waiters.append(waiter)
+        if len(waiters) >= self._purgeAt:
+            self._purgeCancelled()
+        return waiter
+
+    def _purgeCancelled(self) -> None:
+        """Drop cancelled waiters, so a loop of timed-out next() calls cannot pile them up."""
+        live = [waiter for waiter in self._waiters if not waiter.called]
+        self._waiters = deque(live)
+        self._purgeAt = max(_PURGE_AT, 2 * len(live))
 
     def statistics(self) -> QueueStatistics:
         """A snapshot of this queue: queued, peak, dropped, waiting, and its limits."""
-        return self._buffer.statistics(waiting=len(self._waiters))
+        return self._buffer.statistics(waiting=sum(not w.called for w in self._waiters))
 
     @property
     def closed(self) -> bool:
@@ -218,12 +234,6 @@ class Subscription:
         return self._closedBy is not None
 
     # -- the connection's side -------------------------------------------------
-
-    def _cancelWaiter(self, waiter: Deferred[Any]) -> None:
-        # Deferred errbacks the waiter with CancelledError after this returns.
-        with suppress(ValueError):  # already fired, or removed by _close
-            self._waiters.remove(waiter)
-        self._batchLimits.pop(waiter, None)
 
     def _put(self, message: Message) -> bool:
         """
@@ -233,10 +243,22 @@ class Subscription:
         anything, so the caller re-reads whatever it cached).
         """
         waiters = self._waiters
-        if waiters and not (self._batchLimits and waiters[0] in self._batchLimits):
-            self._fire(waiters.popleft(), message)
+        while waiters:
+            waiter = waiters[0]
+            if waiter.called:  # cancelled
+                waiters.popleft()
+                continue
+            if type(waiter) is _BatchWaiter:
+                break
+            waiters.popleft()
+            self._fire(waiter, message)
             return True
-        if self._closedBy is None and self._buffer.push(message):
+        if self._closedBy is not None:  # closed by a consumer earlier in this batch
+            return False
+        items = self._items
+        if len(items) < self._maxQueued:
+            items.append(message)
+        elif self._buffer.push(message):
             self._overflowed()
         if waiters and not self._flushPending:
             self._flushPending = True
@@ -246,11 +268,15 @@ class Subscription:
     def _flush(self) -> None:
         """Serve the waiters from the buffer, in order (the end of a read batch)."""
         self._flushPending = False
-        buffer, waiters, limits = self._buffer, self._waiters, self._batchLimits
-        while buffer and waiters:
+        buffer, items, waiters = self._buffer, self._items, self._waiters
+        while items and waiters:
             waiter = waiters.popleft()
-            limit = limits.pop(waiter, 0)
-            self._fire(waiter, buffer.popMany(limit) if limit else buffer.pop())
+            if waiter.called:  # cancelled
+                continue
+            if type(waiter) is _BatchWaiter:
+                self._fire(waiter, buffer.popMany(waiter.limit))
+            else:
+                self._fire(waiter, buffer.pop())
         if self._holding:
             self._releaseIfDrained()
 
@@ -302,8 +328,8 @@ class Subscription:
         if self._holding:  # a closed queue must not keep the reader paused
             self._holding = False
             self._onReadable(self)
-        waiters = list(self._waiters)
+        waiters = [waiter for waiter in self._waiters if not waiter.called]
         self._waiters.clear()
-        self._batchLimits.clear()
         for waiter in waiters:
-            waiter.errback(reason)
+            iterating = type(waiter) is _IterationWaiter or getattr(waiter, "iterating", False)
+            waiter.errback(StopAsyncIteration() if iterating else reason)

@@ -312,7 +312,7 @@ def test_accounting(maxQueued: int, overflow: OverflowPolicy, ops: list[tuple[st
             taken = buffer.popMany(limit)
             assert taken == [model.popleft() for _ in range(min(limit, len(model)))]
             popped += len(taken)
-        assert list(buffer._items) == list(model)
+        assert list(buffer.items) == list(model)
         assert buffer.dropped == dropped
         assert buffer.peak == peak
         assert len(buffer) + buffer.dropped + popped == pushed

@@ -11,6 +11,9 @@ Rules:
    and its owner stops reading the socket, so ZeroMQ's own high-water mark
    applies upstream. It may then exceed ``maxQueued`` by what was already read.
 3. A push never raises (it runs inside the reactor's reader loop).
+4. ``peak`` is brought up to date when items leave or a snapshot is taken,
+   not on every push: between two removals the queue only grows, so its
+   largest size is its size just before the next removal.
 """
 
 from __future__ import annotations
@@ -108,28 +111,29 @@ class QueueStatistics:
 class BoundedBuffer(Generic[T]):
     """A deque with a bound, an overflow policy and counters; see the module rules."""
 
-    __slots__ = ("_items", "dropped", "maxQueued", "overflow", "peak")
+    __slots__ = ("_peak", "dropped", "items", "maxQueued", "overflow")
 
     def __init__(
         self, maxQueued: int = DEFAULT_MAX_QUEUED, overflow: OverflowPolicy = DEFAULT_OVERFLOW
     ) -> None:
         self.maxQueued = validateMaxQueued(maxQueued)
         self.overflow = validateOverflow(overflow)
-        self._items: deque[T] = deque()
+        #: The queued items, oldest first. Owners may test it for emptiness
+        #: directly (cheaper than len(buffer) on a hot path); change it only
+        #: through the methods.
+        self.items: deque[T] = deque()
         self.dropped = 0
-        self.peak = 0
+        self._peak = 0
 
     def push(self, item: T) -> bool:
         """Queue *item*; return True when the buffer overflowed (dropped, or full under PAUSE)."""
-        items = self._items
-        size = len(items)
-        if size < self.maxQueued:
+        items = self.items
+        if len(items) < self.maxQueued:
             items.append(item)
-            if size >= self.peak:
-                self.peak = size + 1
             return False
         overflow = self.overflow
         if overflow is OverflowPolicy.DROP_OLDEST:
+            self._notePeak()
             items.popleft()
             items.append(item)
             self.dropped += 1
@@ -137,17 +141,17 @@ class BoundedBuffer(Generic[T]):
             self.dropped += 1
         else:
             items.append(item)
-            if size >= self.peak:
-                self.peak = size + 1
         return True
 
     def pop(self) -> T:
         """Remove and return the oldest item; IndexError when empty."""
-        return self._items.popleft()
+        self._notePeak()
+        return self.items.popleft()
 
     def popMany(self, limit: int) -> list[T]:
         """Remove and return up to *limit* of the oldest items."""
-        items = self._items
+        self._notePeak()
+        items = self.items
         if limit >= len(items):
             taken = list(items)
             items.clear()
@@ -156,17 +160,27 @@ class BoundedBuffer(Generic[T]):
 
     def clear(self) -> None:
         """Forget every queued item (the counters stay)."""
-        self._items.clear()
+        self._notePeak()
+        self.items.clear()
+
+    def _notePeak(self) -> None:
+        self._peak = max(self._peak, len(self.items))
+
+    @property
+    def peak(self) -> int:
+        """The most items the buffer has held at once."""
+        self._notePeak()
+        return self._peak
 
     @property
     def full(self) -> bool:
         """True when the next push would overflow."""
-        return len(self._items) >= self.maxQueued
+        return len(self.items) >= self.maxQueued
 
     def statistics(self, waiting: int = 0) -> QueueStatistics:
         """A snapshot; *waiting* is filled in by the owner, which knows its waiters."""
         return QueueStatistics(
-            queued=len(self._items),
+            queued=len(self.items),
             peak=self.peak,
             dropped=self.dropped,
             waiting=waiting,
@@ -175,7 +189,7 @@ class BoundedBuffer(Generic[T]):
         )
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self.items)
 
     def __bool__(self) -> bool:
-        return bool(self._items)
+        return bool(self.items)

@@ -1,0 +1,91 @@
+"""
+The ``txzpub`` command line (also ``python -m txzpub``).
+
+    txzpub sub ENDPOINT [-t TOPIC]... [--json] [--count N] [--timeout S]
+    txzpub pub ENDPOINT [-t TOPIC] [--multipart] [--rate R] [--wait-subscribers N] [-m MSG]...
+    txzpub proxy --xsub ENDPOINT --xpub ENDPOINT [--capture ENDPOINT] [--stats SECONDS]
+    txzpub demo [--seconds S]
+    txzpub bench [--messages N] [--size B] [--transport inproc|ipc|tcp]
+
+Data goes to stdout, progress and errors to stderr. Exit status: 0 on success
+and after Ctrl-C or SIGTERM (pub, sub, proxy); 1 when ``sub --timeout`` ended
+short; 2 for bad input (one line on stderr, never a traceback). Built on the
+public txzpub API only; each subcommand lives in its own module.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+from types import ModuleType
+from typing import NoReturn
+
+from txzpub import __version__
+
+from . import _bench, _demo, _proxy, _pub, _sub
+from ._common import EXIT_OK, EXIT_USAGE
+from ._runner import Interrupted, exitEarlyOnSignals, runCommand
+
+__all__ = ["main"]
+
+
+def _keepsRunning(signum: int) -> int:
+    return EXIT_OK
+
+
+def _wasCut(signum: int) -> int:
+    return 128 + signum
+
+
+#: name -> (module with addArguments and run, one-line help, exit status after a signal)
+COMMANDS: dict[str, tuple[ModuleType, str, Callable[[int], int]]] = {
+    "sub": (_sub, "print the messages published on some topics, one per line", _keepsRunning),
+    "pub": (_pub, "publish each line of stdin (or each -m) on a topic", _keepsRunning),
+    "proxy": (
+        _proxy,
+        "forward from publishers to subscribers (libzmq's XSUB/XPUB proxy)",
+        _keepsRunning,
+    ),
+    "demo": (
+        _demo,
+        "a publisher and three subscribers in one process, for a few seconds",
+        _wasCut,
+    ),
+    "bench": (_bench, "measure txzpub's throughput and latency on this machine", _wasCut),
+}
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with errors on one line: ``txzpub sub: error: ... (see --help)``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def parser() -> Parser:
+    made = Parser(
+        prog="txzpub",
+        description="Deferred-first ZeroMQ publish/subscribe for Twisted, at the command line.",
+        epilog="Endpoints: tcp://HOST:PORT, ipc:///PATH; a leading @ binds, > connects.",
+    )
+    made.add_argument("--version", action="version", version=f"txzpub {__version__}")
+    commands = made.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module, summary, _) in COMMANDS.items():
+        sub = commands.add_parser(
+            name, help=summary, description=summary[:1].upper() + summary[1:] + "."
+        )
+        module.addArguments(sub)
+    return made
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status (the console script exits with it)."""
+    exitEarlyOnSignals()
+    name = None
+    try:
+        args = parser().parse_args(argv)
+        name = args.command
+        module, _, interruptedStatus = COMMANDS[name]
+        return runCommand(name, lambda reactor: module.run(reactor, args), interruptedStatus)
+    except Interrupted as interrupted:
+        return COMMANDS[name][2](interrupted.signum) if name else EXIT_OK

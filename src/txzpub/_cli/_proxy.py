@@ -1,0 +1,183 @@
+"""
+``txzpub proxy``: libzmq's own XSUB/XPUB forwarder, steerable so it stops cleanly.
+
+zmq.proxy_steerable runs in a thread (it is libzmq's loop, not Python's); the
+reactor thread steers it over an inproc PAIR socket: STATISTICS for the
+periodic counts, TERMINATE on Ctrl-C or SIGTERM, then every socket is closed.
+Publishers connect to the XSUB side, subscribers to the XPUB side, and
+subscriptions travel upstream. The XPUB side is verbose (every subscriber's
+subscription is passed on, not only the first per topic), so a publisher's
+``--wait-subscribers`` counts subscribers through the proxy too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import struct
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import zmq
+from twisted.internet.task import deferLater
+
+from txzpub import ZmqEndpoint, ZmqEndpointType
+
+from ._common import UsageError, attachedAddress, endpointFrom, nonNegativeFloat, say
+
+__all__ = ["addArguments", "run"]
+
+#: Milliseconds to wait for the proxy thread's answer to STATISTICS, and to end.
+ANSWER_MS = 2000
+
+_names = itertools.count()
+
+
+def addArguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--xsub",
+        required=True,
+        metavar="ENDPOINT",
+        help="the side publishers connect to (bound; prefix > to connect instead)",
+    )
+    parser.add_argument(
+        "--xpub",
+        required=True,
+        metavar="ENDPOINT",
+        help="the side subscribers connect to (bound; prefix > to connect instead)",
+    )
+    parser.add_argument(
+        "--capture",
+        metavar="ENDPOINT",
+        help="also publish a copy of every message passing through on ENDPOINT (a PUB socket)",
+    )
+    parser.add_argument(
+        "--stats",
+        type=nonNegativeFloat,
+        default=10.0,
+        metavar="SECONDS",
+        help="print message counts to stderr every SECONDS (default: 10; 0: only at the end)",
+    )
+
+
+class Counts:
+    """The proxy's counters, from its answer to STATISTICS."""
+
+    def __init__(self, frames: list[bytes]) -> None:
+        values = [struct.unpack("=Q", frame)[0] for frame in frames]
+        # XSUB (frontend): msgs in, bytes in, msgs out, bytes out; then the same for XPUB
+        self.messages, self.bytes, _, _, self.subscriptions = values[:5]
+
+    def describe(self, previous: Counts | None = None, seconds: float = 0.0) -> str:
+        recent = ""
+        if previous is not None and seconds:
+            rate = (self.messages - previous.messages) / seconds
+            recent = f" ({rate:,.0f}/s over the last {seconds:g} s)"
+        return (
+            f"{self.messages:,} message(s) forwarded{recent}, {self.bytes:,} bytes; "
+            f"{self.subscriptions:,} (un)subscription(s) passed upstream"
+        )
+
+
+class Proxy:
+    """The sockets, the proxy thread and the socket that steers it."""
+
+    def __init__(self, context: zmq.Context[Any]) -> None:
+        self.context = context
+        self.sockets: list[zmq.Socket[Any]] = []
+        self.thread: threading.Thread | None = None
+        self.control = self.socket(zmq.PAIR)
+        self.steering = self.socket(zmq.PAIR)
+
+    def socket(self, kind: int) -> zmq.Socket[Any]:
+        made: zmq.Socket[Any] = self.context.socket(kind)
+        made.set(zmq.LINGER, 0)
+        self.sockets.append(made)
+        return made
+
+    def attach(self, socket: zmq.Socket[Any], endpoint: ZmqEndpoint, what: str) -> str:
+        try:
+            if endpoint.type == ZmqEndpointType.bind:
+                socket.bind(endpoint.address)
+            else:
+                socket.connect(endpoint.address)
+        except zmq.ZMQError as error:
+            msg = f"{what}: cannot {endpoint.type} to {endpoint.address!r}: {error.strerror}"
+            raise UsageError(msg) from None
+        return f"{attachedAddress(socket, endpoint)}" + (
+            " (connected)" if endpoint.type == ZmqEndpointType.connect else ""
+        )
+
+    def start(self, xsub: zmq.Socket[Any], xpub: zmq.Socket[Any], capture: Any) -> None:
+        name = f"inproc://txzpub-proxy-control-{os.getpid()}-{next(_names)}"
+        self.control.bind(name)
+        self.steering.connect(name)
+        self.thread = threading.Thread(
+            target=zmq.proxy_steerable,
+            args=(xsub, xpub, capture, self.control),
+            name="txzpub-proxy",
+            daemon=True,
+        )
+        self.thread.start()
+
+    def counts(self) -> Counts | None:
+        self.steering.send(b"STATISTICS")
+        if not self.steering.poll(ANSWER_MS):
+            return None
+        return Counts(self.steering.recv_multipart())
+
+    def stop(self) -> None:
+        if self.thread is not None:
+            self.steering.send(b"TERMINATE")
+            self.thread.join(ANSWER_MS / 1000)
+        for socket in self.sockets:
+            socket.close()
+
+
+@contextmanager
+def context() -> Iterator[zmq.Context[Any]]:
+    made: zmq.Context[Any] = zmq.Context()
+    try:
+        yield made
+    finally:
+        made.destroy(linger=0)
+
+
+async def run(reactor: Any, args: argparse.Namespace) -> int:
+    bind = ZmqEndpointType.bind
+    frontend = endpointFrom(args.xsub, bind)
+    backend = endpointFrom(args.xpub, bind)
+    tap = endpointFrom(args.capture, bind) if args.capture else None
+    with context() as made:
+        proxy = Proxy(made)
+        try:
+            xsub, xpub = proxy.socket(zmq.XSUB), proxy.socket(zmq.XPUB)
+            xpub.set(zmq.XPUB_VERBOSE, 1)
+            publishers = proxy.attach(xsub, frontend, "--xsub")
+            subscribers = proxy.attach(xpub, backend, "--xpub")
+            capture = None
+            extra = ""
+            if tap is not None:
+                capture = proxy.socket(zmq.PUB)
+                extra = f"; a copy of each message on {proxy.attach(capture, tap, '--capture')}"
+            proxy.start(xsub, xpub, capture)
+            say(
+                "proxy",
+                f"publishers connect to {publishers} (XSUB), "
+                f"subscribers to {subscribers} (XPUB){extra}",
+            )
+            previous = None
+            while True:
+                await deferLater(reactor, args.stats or 3600, lambda: None)
+                counts = proxy.counts() if args.stats else None
+                if counts is not None:
+                    say("proxy", counts.describe(previous, args.stats))
+                    previous = counts
+        finally:
+            final = proxy.counts() if proxy.thread is not None else None
+            proxy.stop()
+            if final is not None:
+                say("proxy", f"stopped; {final.describe()}")

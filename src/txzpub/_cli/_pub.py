@@ -1,0 +1,215 @@
+"""
+``txzpub pub``: publish each line of stdin (or each ``-m``) on one topic.
+
+Lines are read by a thread (a blocking read works the same on a pipe, a file
+and a terminal) and handed to the reactor a chunk at a time, at most two
+chunks ahead of the publisher, so ``--rate`` paces reading too. At EOF the
+factory shuts down with a linger, so what is queued for connected subscribers
+still leaves.
+
+``--wait-subscribers N`` publishes on an XPUB socket (with XPUB_VERBOSE, so
+every subscriber's subscription comes through, not only the first per topic)
+and polls it for subscriptions until N of them would receive the topic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
+from typing import Any
+
+import zmq
+from twisted.internet.defer import CancelledError, DeferredQueue
+from twisted.internet.task import deferLater
+
+from txzpub import ZmqEndpoint, ZmqEndpointType, ZmqFactory, ZmqPubConnection
+
+from ._common import (
+    attachedAddress,
+    endpointFrom,
+    nonNegativeInt,
+    positiveFloat,
+    say,
+    topicBytes,
+)
+from ._render import escape
+
+__all__ = ["addArguments", "run"]
+
+#: Milliseconds the publisher may keep delivering queued messages after EOF.
+LINGER_MS = 1000
+#: Seconds between two looks for subscriptions while --wait-subscribers waits.
+POLL_INTERVAL = 0.01
+#: Bytes read from stdin at a time.
+CHUNK = 65536
+#: Without --rate, messages published before the reactor gets a turn.
+BURST = 256
+
+
+def addArguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "endpoint",
+        metavar="ENDPOINT",
+        help="where to publish, e.g. tcp://127.0.0.1:5555 (or a proxy's XSUB side)",
+    )
+    parser.add_argument(
+        "-t", "--topic", default="", metavar="TOPIC", help="the tag of every message (default: '')"
+    )
+    attach = parser.add_mutually_exclusive_group()
+    attach.add_argument(
+        "--bind",
+        dest="attach",
+        action="store_const",
+        const=ZmqEndpointType.bind,
+        help="bind ENDPOINT (the default)",
+    )
+    attach.add_argument(
+        "--connect",
+        dest="attach",
+        action="store_const",
+        const=ZmqEndpointType.connect,
+        help="connect to ENDPOINT (a proxy's XSUB side, a subscriber that binds)",
+    )
+    parser.add_argument(
+        "--multipart",
+        action="store_true",
+        help="send [tag, body] as two frames instead of txZMQ's one frame tag\\0body",
+    )
+    parser.add_argument(
+        "--rate", type=positiveFloat, metavar="R", help="publish at most R messages a second"
+    )
+    parser.add_argument(
+        "--wait-subscribers",
+        type=nonNegativeInt,
+        default=0,
+        metavar="N",
+        help="before publishing, wait until N subscriptions that match TOPIC have arrived",
+    )
+    parser.add_argument(
+        "-m",
+        "--message",
+        action="append",
+        default=[],
+        metavar="MESSAGE",
+        help="publish MESSAGE (repeat for more) instead of reading stdin",
+    )
+
+
+class CountingPublisher(ZmqPubConnection):
+    """A publisher on an XPUB socket: it also sees the subscriptions that reach it."""
+
+    socketType = zmq.XPUB
+
+    def __init__(
+        self, factory: ZmqFactory, endpoint: ZmqEndpoint, tag: bytes, *, multipart: bool
+    ) -> None:
+        super().__init__(factory, multipartFraming=multipart)
+        self.socket.set(zmq.XPUB_VERBOSE, 1)  # before any peer can subscribe
+        self.addEndpoints([endpoint])
+        self.tag = tag
+        self.subscribers = 0
+
+    def countSubscriptions(self) -> None:
+        while True:
+            try:
+                frame = self.socket.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            if frame[:1] == b"\x01" and self.tag.startswith(frame[1:]):
+                self.subscribers += 1
+
+    async def waitForSubscribers(self, reactor: Any, count: int) -> None:
+        self.countSubscriptions()
+        while self.subscribers < count:
+            await deferLater(reactor, POLL_INTERVAL, self.countSubscriptions)
+
+
+class StdinLines:
+    """The lines of a file descriptor, read by a daemon thread (it may block forever)."""
+
+    def __init__(self, reactor: Any, fd: int) -> None:
+        self._reactor = reactor
+        self._fd = fd
+        self._chunks: DeferredQueue[bytes] = DeferredQueue()
+        self._credits = threading.Semaphore(2)
+        self.error: OSError | None = None
+        threading.Thread(target=self._read, name="txzpub-pub-stdin", daemon=True).start()
+
+    def _read(self) -> None:
+        while True:
+            self._credits.acquire()
+            try:
+                chunk = os.read(self._fd, CHUNK)
+            except OSError as error:
+                self.error, chunk = error, b""
+            self._reactor.callFromThread(self._chunks.put, chunk)
+            if not chunk:
+                return
+
+    async def lines(self) -> AsyncGenerator[bytes, None]:
+        pending = b""
+        while True:
+            chunk = await self._chunks.get()
+            self._credits.release()
+            if not chunk:
+                break
+            *complete, pending = (pending + chunk).split(b"\n")
+            for line in complete:
+                yield line.removesuffix(b"\r")
+        if pending:
+            yield pending.removesuffix(b"\r")
+
+
+async def fromArguments(messages: Sequence[str]) -> AsyncGenerator[bytes, None]:
+    for message in messages:
+        yield topicBytes(message)
+
+
+async def run(reactor: Any, args: argparse.Namespace) -> int:
+    endpoint = endpointFrom(args.endpoint, ZmqEndpointType.bind, flag=args.attach)
+    tag = topicBytes(args.topic)
+    factory = ZmqFactory(reactor)
+    factory.lingerPeriod = LINGER_MS
+    stdin: StdinLines | None = None
+    sent = 0
+    try:
+        publisher: ZmqPubConnection
+        if args.wait_subscribers:
+            publisher = CountingPublisher(factory, endpoint, tag, multipart=args.multipart)
+        else:
+            publisher = ZmqPubConnection(factory, endpoint, multipartFraming=args.multipart)
+        where = f"{attachedAddress(publisher.socket, endpoint)} ({endpoint.type})"
+        if isinstance(publisher, CountingPublisher):
+            say("pub", f"on {where}, waiting for {args.wait_subscribers} subscriber(s)")
+            await publisher.waitForSubscribers(reactor, args.wait_subscribers)
+        source = "arguments"
+        if not args.message:
+            stdin = StdinLines(reactor, sys.stdin.fileno())
+            source = "stdin, one per line" + (" (Ctrl-D to end)" if sys.stdin.isatty() else "")
+        say("pub", f"publishing {escape(tag, isTag=True)!r} on {where} from {source}")
+        messages = fromArguments(args.message) if stdin is None else stdin.lines()
+        started = reactor.seconds()
+        async with aclosing(messages):
+            async for body in messages:
+                if args.rate:
+                    delay = started + sent / args.rate - reactor.seconds()
+                    if delay > 0:
+                        await deferLater(reactor, delay, lambda: None)
+                elif sent % BURST == BURST - 1:
+                    await deferLater(reactor, 0, lambda: None)
+                publisher.publish(body, tag)
+                sent += 1
+    except CancelledError:
+        say("pub", f"interrupted after {sent} message(s)")
+        raise
+    finally:
+        factory.shutdown()  # lingers up to LINGER_MS for queued messages
+    if stdin is not None and stdin.error is not None:
+        say("pub", f"error: reading stdin: {stdin.error.strerror}")
+        return 1
+    say("pub", f"published {sent} message(s)")
+    return 0

@@ -1,0 +1,132 @@
+"""
+``txzpub sub``: print every message on some topics, one line each, to stdout.
+
+It reads with a txZMQ-style ``gotMessage``, which sees each message once, in
+arrival order, however many of the ``-t`` prefixes it matches (a Subscription
+per topic would queue a message once per matching prefix).
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from twisted.internet.defer import Deferred
+
+from txzpub import ZmqEndpoint, ZmqEndpointType, ZmqFactory, ZmqSubConnection
+
+from ._common import (
+    EXIT_NOTHING,
+    EXIT_OK,
+    attachedAddress,
+    endpointFrom,
+    positiveFloat,
+    positiveInt,
+    say,
+    topicBytes,
+)
+from ._render import LineWriter, escape, renderJson, renderText
+
+__all__ = ["addArguments", "run"]
+
+
+def addArguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "endpoint",
+        metavar="ENDPOINT",
+        help="where the publisher (or a proxy's XPUB side) is, e.g. tcp://127.0.0.1:5555",
+    )
+    parser.add_argument(
+        "-t",
+        "--topic",
+        action="append",
+        default=[],
+        metavar="TOPIC",
+        help="receive messages whose tag starts with TOPIC; repeat for more (default: all)",
+    )
+    attach = parser.add_mutually_exclusive_group()
+    attach.add_argument(
+        "--connect",
+        dest="attach",
+        action="store_const",
+        const=ZmqEndpointType.connect,
+        help="connect to ENDPOINT (the default)",
+    )
+    attach.add_argument(
+        "--bind",
+        dest="attach",
+        action="store_const",
+        const=ZmqEndpointType.bind,
+        help="bind ENDPOINT, for publishers that connect",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help='one JSON object per line: {"tag", "body"}, with body_base64 when not UTF-8',
+    )
+    parser.add_argument(
+        "--count", type=positiveInt, metavar="N", help="exit (status 0) after N messages"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=positiveFloat,
+        metavar="S",
+        help="stop after S seconds; exit status 1 if fewer than --count (or no) messages came",
+    )
+
+
+class Tap(ZmqSubConnection):
+    """A subscriber that hands every message, once, to *handle(tag, body)*."""
+
+    def __init__(self, factory: ZmqFactory, endpoint: ZmqEndpoint, handle: Any) -> None:
+        self.handle = handle
+        super().__init__(factory, endpoint)
+
+    def gotMessage(self, message: bytes, tag: bytes) -> None:
+        self.handle(tag, message)
+
+
+async def run(reactor: Any, args: argparse.Namespace) -> int:
+    endpoint = endpointFrom(args.endpoint, ZmqEndpointType.connect, flag=args.attach)
+    topics = [topicBytes(topic) for topic in args.topic] or [b""]
+    render = renderJson if args.json else renderText
+    finished: Deferred[int] = Deferred()
+    received = 0
+
+    def end(status: int) -> None:
+        if not finished.called:
+            finished.callback(status)
+
+    output = LineWriter(reactor, lambda: end(EXIT_OK))
+
+    def handle(tag: bytes, body: bytes) -> None:
+        nonlocal received
+        if finished.called:
+            return
+        received += 1
+        output.write(render(tag, body))
+        if received == args.count:
+            end(EXIT_OK)
+
+    def timedOut() -> None:
+        wanted = args.count or 1
+        if received < wanted:
+            say("sub", f"timed out after {args.timeout:g} s with {received} of {wanted} messages")
+        end(EXIT_OK if received >= wanted else EXIT_NOTHING)
+
+    factory = ZmqFactory(reactor)
+    factory.lingerPeriod = 0
+    timer = reactor.callLater(args.timeout, timedOut) if args.timeout else None
+    try:
+        tap = Tap(factory, endpoint, handle)
+        for topic in topics:
+            tap.subscribe(topic)
+        shown = ", ".join(repr(escape(topic, isTag=True)) for topic in topics)
+        address = attachedAddress(tap.socket, endpoint)
+        say("sub", f"subscribed to {shown} on {address} ({endpoint.type})")
+        return await finished
+    finally:
+        if timer is not None and timer.active():
+            timer.cancel()
+        factory.shutdown()
+        output.flush()
