@@ -351,3 +351,39 @@ async def test_nextBatchOverRealSockets(factory: ZmqFactory) -> None:
         received.extend(m.body for m in batch)
     assert received == [b"%d" % n for n in range(1000)]
     assert calls <= 1000 // subscriber.readBatchSize + 4
+
+
+@pytest_twisted.ensureDeferred
+async def test_prefixReachingPastTheTagMatchesRawFrames(factory: ZmqFactory) -> None:
+    """A prefix containing the separator filters on the body too, exactly as ZeroMQ does."""
+    publisher, subscriber = makePair(factory, "inproc://rawprefix")
+    hello = subscriber.subscribe(b"news\0hel")
+    everything = subscriber.subscribe(b"news")
+    await waitForSubscription(publisher, subscriber)
+    publisher.publish(b"world", b"news")
+    publisher.publish(b"hello", b"news")
+    assert [(await bounded(everything.next())).body for _ in range(2)] == [b"world", b"hello"]
+    assert (await bounded(hello.next())).body == b"hello"
+    assert hello.statistics().queued == 0
+
+
+@pytest_twisted.ensureDeferred
+async def test_multiByteSeparatorPrefixes(factory: ZmqFactory) -> None:
+    """With topicSep b"::", a prefix ending in b":" reaches into the separator."""
+
+    class Pub(ZmqPubConnection):
+        topicSep = b"::"
+
+    class Sub(ZmqSubConnection):
+        topicSep = b"::"
+
+    publisher = Pub(factory, bind("inproc://multibyte"))
+    subscriber = Sub(factory, connect("inproc://multibyte"))
+    colon = subscriber.subscribe(b"news:")
+    plain = subscriber.subscribe(b"news")
+    await waitForSubscription(publisher, subscriber)
+    publisher.publish(b"a", b"news")  # frame b"news::a": both prefixes match
+    publisher.publish(b"b", b"newsx")  # b"newsx::b": only b"news"
+    assert [(await bounded(plain.next())).tag for _ in range(2)] == [b"news", b"newsx"]
+    assert await bounded(colon.next()) == Message(b"news", b"a")
+    assert colon.statistics().queued == 0

@@ -60,6 +60,8 @@ class Subscriber(ZmqConnection):
         self._router: TopicRouter[Subscription] = TopicRouter()
         self._holdingQueues: set[Subscription] = set()
         self._hiddenCount = 0
+        # Subscribed prefixes containing topicSep's first byte (see _deliver).
+        self._prefixesWithSeparator = 0
         # Subscriptions with a nextBatch() waiting, to serve when the batch ends.
         self._toFlush: list[Subscription] = []
         super().__init__(factory, endpoint, identity)
@@ -76,6 +78,8 @@ class Subscriber(ZmqConnection):
         self._checkOpen("subscribe")
         subscription, new = self._router.subscribe(tag, lambda: self._newSubscription(tag))
         if new:
+            if self.topicSep[:1] in tag:
+                self._prefixesWithSeparator += 1
             self._socket.set(zmq.SUBSCRIBE, tag)
             self._reader.kick()
         return subscription
@@ -97,6 +101,8 @@ class Subscriber(ZmqConnection):
             return
         self._socket.set(zmq.UNSUBSCRIBE, tag)
         self._reader.kick()
+        if self.topicSep[:1] in tag:
+            self._prefixesWithSeparator -= 1
         if subscription._hidden:  # noqa: SLF001
             self._hiddenCount -= 1
         msg = f"the subscription to {tag!r} was unsubscribed; subscribe again to receive"
@@ -167,7 +173,7 @@ class Subscriber(ZmqConnection):
         """Hook: the txZMQ-style consumer (gotMessage) to call per message, if any."""
         return None
 
-    def _deliver(self, batch: list[list[bytes]]) -> None:  # noqa: C901 - the hot loop, inlined on purpose
+    def _deliver(self, batch: list[list[bytes]]) -> None:  # noqa: C901, PLR0912 - the hot loop, inlined on purpose
         """
         Route each message of *batch* to the queues it matches.
 
@@ -178,7 +184,12 @@ class Subscriber(ZmqConnection):
         that code may have assigned ``conn.gotMessage`` (which bumps
         ``_consumerGeneration``, so noticing costs one comparison).
         """
-        route = self._router.route
+        router = self._router
+        route, routeCached = router.route, router.routeCached
+        # With no prefix that could reach past a tag into the separator, a
+        # one-frame message matches exactly what its tag matches, and tags
+        # repeat: route by tag, through the cache.
+        byTag = not self._prefixesWithSeparator
         separator = self.topicSep
         consumer = self._legacyConsumer()
         generation = self._consumerGeneration
@@ -187,10 +198,15 @@ class Subscriber(ZmqConnection):
                 return
             if len(frames) == 1:  # txZMQ's framing, inlined: the common case
                 tag, found, body = frames[0].partition(separator)
-                message = trustedMessage(tag, body) if found else trustedMessage(b"", tag)
+                if found:
+                    message = trustedMessage(tag, body)
+                    matched = routeCached(tag) if byTag else route(frames[0])
+                else:
+                    message = trustedMessage(b"", tag)
+                    matched = route(tag)
             else:
                 message = decodeFrames(frames, separator)
-            matched = route(frames[0])
+                matched = routeCached(frames[0]) if len(frames) == 2 else route(frames[0])
             if consumer is None:
                 for subscription in matched:
                     subscription._put(message)  # noqa: SLF001
@@ -208,7 +224,7 @@ class Subscriber(ZmqConnection):
                     consumer = self._legacyConsumer()
                     generation = self._consumerGeneration
 
-    def _forUser(self, matched: list[Subscription]) -> bool:
+    def _forUser(self, matched: tuple[Subscription, ...]) -> bool:
         """
         Is a message with these matching subscriptions one gotMessage should see?
 

@@ -15,7 +15,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from txzpub._core._routing import TopicRouter
+from txzpub._core._routing import CACHE_LIMIT, TopicRouter
 
 from ..strategies import prefixes, subscriptionSets, topicFrames
 
@@ -60,8 +60,8 @@ def routedPrefixes(router: TopicRouter[Target], frame: bytes) -> list[bytes]:
 def test_empty() -> None:
     router: TopicRouter[Target] = TopicRouter()
     assert len(router) == 0
-    assert router.route(b"anything") == []
-    assert router.route(b"") == []
+    assert router.route(b"anything") == ()
+    assert router.route(b"") == ()
     assert router.targets() == []
     assert router.get(b"") is None
     assert router.count(b"x") == 0
@@ -101,7 +101,7 @@ def test_unsubscribeIsReferenceCounted() -> None:
     assert router.unsubscribe(b"news") == (target, True)
     assert router.count(b"news") == 0
     assert router.get(b"news") is None
-    assert router.route(b"news!") == []
+    assert router.route(b"news!") == ()
     assert len(router) == 0
 
 
@@ -179,7 +179,7 @@ def test_falsyTargetsAreRouted() -> None:
     router: TopicRouter[list[bytes]] = TopicRouter()
     queue: list[bytes] = []
     router.subscribe(b"x", lambda: queue)
-    assert router.route(b"xy") == [queue]
+    assert router.route(b"xy") == (queue,)
 
 
 def test_targetsInSubscriptionOrder() -> None:
@@ -246,7 +246,8 @@ class RouterMachine(RuleBasedStateMachine):
             (self.targets[p] for p in self.targets if frame.startswith(p)),
             key=lambda target: len(target.prefix),
         )
-        assert self.router.route(frame) == expected
+        assert list(self.router.route(frame)) == expected
+        assert list(self.router.routeCached(frame)) == expected
 
     @invariant()
     def agreesWithModel(self) -> None:
@@ -328,3 +329,22 @@ def test_routeCostIsOneProbePerDistinctLength() -> None:
     assert [t.prefix for t in router.route(b"t.00042\0x")] == [b"", b"t", b"t.000", b"t.00042"]
     # Lengths longer than the frame are not even probed.
     assert lookupsFor(router, counting, b"t.0") == 2
+
+
+def test_routeCachedForgetsOnEveryChange() -> None:
+    """Cached answers never outlive a subscribe or an unsubscribe."""
+    router: TopicRouter[str] = TopicRouter()
+    router.subscribe(b"news", lambda: "news")
+    assert router.routeCached(b"news.sports") == ("news",)
+    router.subscribe(b"news.s", lambda: "sports")
+    assert router.routeCached(b"news.sports") == ("news", "sports")
+    router.unsubscribe(b"news")
+    assert router.routeCached(b"news.sports") == ("sports",)
+
+
+def test_routeCacheIsBounded() -> None:
+    router: TopicRouter[str] = TopicRouter()
+    router.subscribe(b"", lambda: "all")
+    for n in range(CACHE_LIMIT * 3):
+        assert router.routeCached(b"topic-%d" % n) == ("all",)
+    assert len(router._cache) <= CACHE_LIMIT

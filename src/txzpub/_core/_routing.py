@@ -15,7 +15,10 @@ Rules:
 
 Cost: a lookup tries one dict probe per *distinct prefix length*, never one per
 subscription, so a subscriber holding thousands of prefixes of a few lengths
-routes as fast as one holding a single prefix.
+routes as fast as one holding a single prefix. ``routeCached`` also remembers
+answers per key (topics repeat; bodies do not, so only pass it topics), and
+forgets them all whenever the subscriptions change or ``CACHE_LIMIT`` keys
+have piled up.
 """
 
 from __future__ import annotations
@@ -24,15 +27,19 @@ import bisect
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-__all__ = ["TopicRouter"]
+__all__ = ["CACHE_LIMIT", "TopicRouter"]
 
 T = TypeVar("T")
+
+#: Most keys routeCached() remembers before starting afresh: plenty for the
+#: topics of a real feed, bounded for a peer that invents a new topic per message.
+CACHE_LIMIT = 4096
 
 
 class TopicRouter(Generic[T]):
     """Reference-counted prefix subscriptions, each with one target (its queue)."""
 
-    __slots__ = ("_counts", "_lengthUse", "_lengths", "_targets")
+    __slots__ = ("_cache", "_counts", "_lengthUse", "_lengths", "_targets")
 
     def __init__(self) -> None:
         self._targets: dict[bytes, T] = {}
@@ -40,6 +47,7 @@ class TopicRouter(Generic[T]):
         # Sorted distinct prefix lengths, and how many prefixes have each.
         self._lengths: list[int] = []
         self._lengthUse: dict[int, int] = {}
+        self._cache: dict[bytes, tuple[T, ...]] = {}
 
     def subscribe(self, prefix: bytes, makeTarget: Callable[[], T]) -> tuple[T, bool]:
         """Count one more subscription to *prefix*; return its target and whether it is new."""
@@ -49,6 +57,7 @@ class TopicRouter(Generic[T]):
             return self._targets[prefix], False
         target = makeTarget()
         self._targets[prefix] = target
+        self._cache.clear()
         size = len(prefix)
         used = self._lengthUse.get(size, 0)
         self._lengthUse[size] = used + 1
@@ -72,6 +81,7 @@ class TopicRouter(Generic[T]):
             return self._targets[prefix], False
         del self._counts[prefix]
         target = self._targets.pop(prefix)
+        self._cache.clear()
         size = len(prefix)
         used = self._lengthUse[size] - 1
         if used:
@@ -93,11 +103,11 @@ class TopicRouter(Generic[T]):
         """Every current target, in subscription order."""
         return list(self._targets.values())
 
-    def route(self, firstFrame: bytes) -> list[T]:
+    def route(self, firstFrame: bytes) -> tuple[T, ...]:
         """The targets of every subscription matching *firstFrame*, shortest prefix first."""
         targets = self._targets
         if not targets:
-            return []
+            return ()
         found = []
         limit = len(firstFrame)
         for size in self._lengths:
@@ -106,6 +116,16 @@ class TopicRouter(Generic[T]):
             target = targets.get(firstFrame[:size])
             if target is not None:
                 found.append(target)
+        return tuple(found)
+
+    def routeCached(self, key: bytes) -> tuple[T, ...]:
+        """route(*key*), remembered until the subscriptions change."""
+        cache = self._cache
+        found = cache.get(key)
+        if found is None:
+            if len(cache) >= CACHE_LIMIT:
+                cache.clear()
+            found = cache[key] = self.route(key)
         return found
 
     def __len__(self) -> int:
