@@ -8,7 +8,7 @@ import pytest
 import zmq
 from twisted.internet.testing import MemoryReactorClock
 
-from txzpub._reader import SocketReader
+from txzpub._reader import GUARDED_READS, SocketReader
 
 from .helpers import FakeSocket
 
@@ -58,20 +58,30 @@ def test_batchIsBoundedAndRearmsWithCallLater() -> None:
     assert reactor.getDelayedCalls() == []
 
 
-def test_eventsReadOncePerBatchNotPerMessage() -> None:
+def test_floodReadsEventsAFewTimesPerBatchNotPerMessage() -> None:
     reader, socket, reactor, batches = makeReader(batchSize=100)
     fill(socket, 50)
     reader.doRead()
-    assert socket.eventsCalls == 1
-    assert socket.recvCalls == 51  # 50 messages and the EAGAIN that ends the batch
+    assert socket.eventsCalls == GUARDED_READS + 1  # the guarded reads, then the re-arm
+    assert socket.recvCalls == 51  # 50 messages and the EAGAIN that ends the flood
 
 
-def test_spuriousWakeupCostsOneRecv() -> None:
+def test_spuriousWakeupCostsOneEventsRead() -> None:
+    """No recv, so no EAGAIN exception (pyzmq's costliest way to say 'nothing')."""
     reader, socket, reactor, batches = makeReader()
     reader.doRead()
     assert batches == []
-    assert socket.recvCalls == 1
+    assert (socket.eventsCalls, socket.recvCalls) == (1, 0)
     assert reactor.getDelayedCalls() == []
+
+
+def test_quietSocketEndsOnEventsNotOnEagain() -> None:
+    reader, socket, reactor, batches = makeReader()
+    fill(socket, 2)
+    reader.doRead()
+    assert batches == [[[b"m0"], [b"m1"]]]
+    assert (socket.eventsCalls, socket.recvCalls) == (3, 2)
+    assert reactor.getDelayedCalls() == []  # the last EVENTS read re-armed the edge
 
 
 def test_raisingConsumerDoesNotStopReader(logged: list[dict[str, object]]) -> None:
@@ -156,6 +166,7 @@ def test_stopFromInsideConsumerEndsBatch() -> None:
 def test_socketErrorStopsReaderAndLogs(logged: list[dict[str, object]]) -> None:
     reader, socket, reactor, _ = makeReader()
     reader.start()
+    fill(socket, 1)
     socket.failWith = zmq.ZMQError(errno.ENOTSOCK)
     reactor.advance(0)
     assert reader not in reactor.readers
