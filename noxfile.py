@@ -38,6 +38,13 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def demo(session: nox.Session) -> None:
-    """The quick-start demo: a publisher and three kinds of subscriber in one process."""
+    """The quick-start demo (``txzpub demo``): a publisher and three kinds of subscriber."""
     install(session)
-    session.run("python", "examples/demo.py", *session.posargs)
+    session.run("txzpub", "demo", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """The benchmark suite (issue 3); arguments after -- go to bench/run.py (--quick, --json)."""
+    session.install(".", "txzmq==1.0.0")
+    session.run("python", "bench/run.py", *session.posargs)

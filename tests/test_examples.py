@@ -35,7 +35,6 @@ LEGACY = EXAMPLES / "legacy"
 TIMEOUT = 30.0
 
 TESTED = {
-    "demo.py",
     "next_subscriber.py",
     "async_for_subscriber.py",
     "smart_subscriber.py",
@@ -174,46 +173,6 @@ class LineReader:
 def test_every_example_is_tested() -> None:
     found = {path.relative_to(EXAMPLES).as_posix() for path in EXAMPLES.rglob("*.py")}
     assert found == TESTED
-
-
-# -- the demo ---------------------------------------------------------------------
-
-DEMO_LINE = re.compile(
-    r"^\s*\d+\.\d\ds  (?P<who>news reader|weather reader|stocks printer) "
-    r"\((?P<how>next\(\)|async for|gotMessage)\)\s+got (?P<tag>\S+)\s+\S"
-)
-DEMO_SUBSCRIBERS = {
-    # who: (how it reads, the prefix of its topics, messages per round)
-    "news reader": ("next()", "news.", 1),
-    "weather reader": ("async for", "weather.", 1),
-    "stocks printer": ("gotMessage", "stocks.", 2),
-}
-
-
-@pytest.mark.parametrize(("args", "rounds"), [((), 6), (("--seconds", "1"), 2)])
-def test_demo(args: tuple[str, ...], rounds: int) -> None:
-    lines = run("demo.py", *args)
-
-    assert lines[0].startswith("Publishing news, weather and stocks on tcp://127.0.0.1:")
-    received: dict[str, list[str]] = {who: [] for who in DEMO_SUBSCRIBERS}
-    for line in lines:
-        match = DEMO_LINE.match(line)
-        if match:
-            how, prefix, _ = DEMO_SUBSCRIBERS[match["who"]]
-            assert match["how"] == how, line
-            assert match["tag"].startswith(prefix), f"a subscriber got another's topic: {line}"
-            received[match["who"]].append(match["tag"])
-    for who, (_, _, perRound) in DEMO_SUBSCRIBERS.items():
-        assert len(received[who]) == rounds * perRound, (who, lines)
-        expected = rounds * perRound
-        assert any(
-            line.strip().startswith(f"{who} ") and f"received {expected:2} of {expected:2}" in line
-            for line in lines
-        ), lines
-    assert f"Summary: {rounds} rounds published." in lines
-    assert (
-        lines[-1] == "Each subscriber received all of its own topics' messages, and nothing else."
-    )
 
 
 # -- the new-style examples ------------------------------------------------------

@@ -9,13 +9,16 @@ The ``txzpub`` command line (also ``python -m txzpub``).
 
 Data goes to stdout, progress and errors to stderr. Exit status: 0 on success
 and after Ctrl-C or SIGTERM (pub, sub, proxy); 1 when ``sub --timeout`` ended
-short; 2 for bad input (one line on stderr, never a traceback). Built on the
-public txzpub API only; each subcommand lives in its own module.
+short; 2 for bad input (one line on stderr, never a traceback); 128 + the
+signal's number for demo and bench cut short; 70 for a bug. Built on the public
+txzpub API only; each subcommand lives in its own module.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import sys
 from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import NoReturn
@@ -81,6 +84,8 @@ def parser() -> Parser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (the console script exits with it)."""
     exitEarlyOnSignals()
+    if isinstance(sys.stdout, io.TextIOWrapper):  # a message is never worth a crash
+        sys.stdout.reconfigure(errors="backslashreplace")
     name = None
     try:
         args = parser().parse_args(argv)

@@ -48,7 +48,7 @@ __all__ = ["addArguments", "run"]
 
 TAG = b"bench"
 #: Most messages published and not yet received, in the throughput phase.
-WINDOW = 2000
+WINDOW = 500
 #: Most messages timed one at a time, in the latency phase.
 LATENCY_MESSAGES = 10_000
 #: Seconds without progress after which the run is reported as stalled.

@@ -19,6 +19,7 @@ import zmq
 from txzpub import ZmqEndpoint, ZmqEndpointType
 
 __all__ = [
+    "EXIT_BUG",
     "EXIT_NOTHING",
     "EXIT_OK",
     "EXIT_USAGE",
@@ -40,6 +41,8 @@ EXIT_OK = 0
 EXIT_NOTHING = 1
 #: Bad input: a malformed endpoint, an unknown transport, an address in use, a bad argument.
 EXIT_USAGE = 2
+#: An unexpected error, a bug: reported with its traceback (BSD's EX_SOFTWARE).
+EXIT_BUG = 70
 
 #: The transports libzmq knows; whether this build supports one is libzmq's to say.
 TRANSPORTS = ("tcp", "ipc", "inproc", "pgm", "epgm", "tipc", "vmci", "ws", "wss", "udp", "norm")

@@ -32,6 +32,8 @@ __all__ = ["addArguments", "run"]
 
 #: Milliseconds to wait for the proxy thread's answer to STATISTICS, and to end.
 ANSWER_MS = 2000
+#: Milliseconds a closing socket may spend delivering what it still holds.
+LINGER_MS = 100
 
 _names = itertools.count()
 
@@ -52,14 +54,16 @@ def addArguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--capture",
         metavar="ENDPOINT",
-        help="also publish a copy of every message passing through on ENDPOINT (a PUB socket)",
+        help="publish a copy of everything passing through on ENDPOINT (a PUB socket), "
+        "(un)subscriptions included: they start with byte 1 or 0",
     )
     parser.add_argument(
         "--stats",
         type=nonNegativeFloat,
         default=10.0,
         metavar="SECONDS",
-        help="print message counts to stderr every SECONDS (default: 10; 0: only at the end)",
+        help="print the counts to stderr every SECONDS if they changed "
+        "(default: 10; 0: only when stopping)",
     )
 
 
@@ -71,11 +75,17 @@ class Counts:
         # XSUB (frontend): msgs in, bytes in, msgs out, bytes out; then the same for XPUB
         self.messages, self.bytes, _, _, self.subscriptions = values[:5]
 
+    @classmethod
+    def zero(cls) -> Counts:
+        return cls([bytes(8)] * 8)
+
+    def changedSince(self, previous: Counts) -> bool:
+        return (self.messages, self.subscriptions) != (previous.messages, previous.subscriptions)
+
     def describe(self, previous: Counts | None = None, seconds: float = 0.0) -> str:
         recent = ""
-        if previous is not None and seconds:
-            rate = (self.messages - previous.messages) / seconds
-            recent = f" ({rate:,.0f}/s over the last {seconds:g} s)"
+        if previous is not None:
+            recent = f" (+{self.messages - previous.messages:,} in {seconds:.0f} s)"
         return (
             f"{self.messages:,} message(s) forwarded{recent}, {self.bytes:,} bytes; "
             f"{self.subscriptions:,} (un)subscription(s) passed upstream"
@@ -94,7 +104,7 @@ class Proxy:
 
     def socket(self, kind: int) -> zmq.Socket[Any]:
         made: zmq.Socket[Any] = self.context.socket(kind)
-        made.set(zmq.LINGER, 0)
+        made.set(zmq.LINGER, LINGER_MS)
         self.sockets.append(made)
         return made
 
@@ -105,7 +115,8 @@ class Proxy:
             else:
                 socket.connect(endpoint.address)
         except zmq.ZMQError as error:
-            msg = f"{what}: cannot {endpoint.type} to {endpoint.address!r}: {error.strerror}"
+            reason = zmq.strerror(error.errno) if error.errno else str(error)
+            msg = f"{what}: cannot {endpoint.type} to {endpoint.address!r}: {reason}"
             raise UsageError(msg) from None
         return f"{attachedAddress(socket, endpoint)}" + (
             " (connected)" if endpoint.type == ZmqEndpointType.connect else ""
@@ -169,13 +180,14 @@ async def run(reactor: Any, args: argparse.Namespace) -> int:
                 f"publishers connect to {publishers} (XSUB), "
                 f"subscribers to {subscribers} (XPUB){extra}",
             )
-            previous = None
-            while True:
+            reported, reportedAt = Counts.zero(), reactor.seconds()
+            while True:  # until Ctrl-C or SIGTERM cancels it
                 await deferLater(reactor, args.stats or 3600, lambda: None)
                 counts = proxy.counts() if args.stats else None
-                if counts is not None:
-                    say("proxy", counts.describe(previous, args.stats))
-                    previous = counts
+                if counts is not None and counts.changedSince(reported):
+                    now = reactor.seconds()
+                    say("proxy", counts.describe(reported, now - reportedAt))
+                    reported, reportedAt = counts, now
         finally:
             final = proxy.counts() if proxy.thread is not None else None
             proxy.stop()

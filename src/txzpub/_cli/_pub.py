@@ -29,6 +29,7 @@ from twisted.internet.task import deferLater
 from txzpub import ZmqEndpoint, ZmqEndpointType, ZmqFactory, ZmqPubConnection
 
 from ._common import (
+    UsageError,
     attachedAddress,
     endpointFrom,
     nonNegativeInt,
@@ -169,13 +170,40 @@ async def fromArguments(messages: Sequence[str]) -> AsyncGenerator[bytes, None]:
         yield topicBytes(message)
 
 
+class Pacer:
+    """Publishes messages as they come, at most --rate a second; counts them."""
+
+    def __init__(self, reactor: Any, rate: float | None) -> None:
+        self.reactor = reactor
+        self.rate = rate
+        self.sent = 0
+
+    async def publishAll(
+        self, publisher: ZmqPubConnection, tag: bytes, messages: AsyncGenerator[bytes, None]
+    ) -> None:
+        started = self.reactor.seconds()
+        async with aclosing(messages):
+            async for body in messages:
+                if self.rate:
+                    delay = started + self.sent / self.rate - self.reactor.seconds()
+                    if delay > 0:
+                        await deferLater(self.reactor, delay, lambda: None)
+                elif self.sent % BURST == BURST - 1:
+                    await deferLater(self.reactor, 0, lambda: None)  # let the reactor run
+                publisher.publish(body, tag)
+                self.sent += 1
+
+
 async def run(reactor: Any, args: argparse.Namespace) -> int:
     endpoint = endpointFrom(args.endpoint, ZmqEndpointType.bind, flag=args.attach)
     tag = topicBytes(args.topic)
+    if not args.message and sys.stdin is None:
+        msg = "stdin is closed: give the messages with -m MESSAGE"
+        raise UsageError(msg)
     factory = ZmqFactory(reactor)
     factory.lingerPeriod = LINGER_MS
+    pacer = Pacer(reactor, args.rate)
     stdin: StdinLines | None = None
-    sent = 0
     try:
         publisher: ZmqPubConnection
         if args.wait_subscribers:
@@ -192,24 +220,14 @@ async def run(reactor: Any, args: argparse.Namespace) -> int:
             source = "stdin, one per line" + (" (Ctrl-D to end)" if sys.stdin.isatty() else "")
         say("pub", f"publishing {escape(tag, isTag=True)!r} on {where} from {source}")
         messages = fromArguments(args.message) if stdin is None else stdin.lines()
-        started = reactor.seconds()
-        async with aclosing(messages):
-            async for body in messages:
-                if args.rate:
-                    delay = started + sent / args.rate - reactor.seconds()
-                    if delay > 0:
-                        await deferLater(reactor, delay, lambda: None)
-                elif sent % BURST == BURST - 1:
-                    await deferLater(reactor, 0, lambda: None)
-                publisher.publish(body, tag)
-                sent += 1
+        await pacer.publishAll(publisher, tag, messages)
     except CancelledError:
-        say("pub", f"interrupted after {sent} message(s)")
+        say("pub", f"interrupted after {pacer.sent} message(s)")
         raise
     finally:
         factory.shutdown()  # lingers up to LINGER_MS for queued messages
     if stdin is not None and stdin.error is not None:
         say("pub", f"error: reading stdin: {stdin.error.strerror}")
         return 1
-    say("pub", f"published {sent} message(s)")
+    say("pub", f"published {pacer.sent} message(s)")
     return 0

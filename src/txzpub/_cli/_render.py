@@ -20,6 +20,9 @@ from typing import Any, TextIO
 
 __all__ = ["LineWriter", "escape", "renderJson", "renderText"]
 
+#: Non-ASCII text goes to stdout as it is if stdout is UTF-8, else as JSON's \u escapes.
+_UTF8_STDOUT = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "") == "utf8"
+
 _NAMED = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -61,7 +64,7 @@ def renderJson(tag: bytes, body: bytes) -> str:
         record[name] = text
         if text is None:
             record[f"{name}_base64"] = base64.b64encode(data).decode("ascii")
-    return json.dumps(record, ensure_ascii=False)
+    return json.dumps(record, ensure_ascii=not _UTF8_STDOUT)
 
 
 def _utf8(data: bytes) -> str | None:

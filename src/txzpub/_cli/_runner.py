@@ -25,16 +25,13 @@ from twisted.python.failure import Failure
 
 from txzpub import EndpointError
 
-from ._common import EXIT_USAGE, UsageError, complain
+from ._common import EXIT_BUG, EXIT_USAGE, UsageError, complain, say
 
 __all__ = ["Command", "Interrupted", "exitEarlyOnSignals", "runCommand"]
 
 Command = Callable[[Any], Coroutine[Any, Any, int]]
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-#: Exit status of a command that something other than a signal ended with a bug.
-EXIT_BUG = 70
 
 
 class Interrupted(BaseException):
@@ -91,6 +88,8 @@ class _Run:
         error = result.value
         if self.signum is not None and isinstance(error, CancelledError):
             self.status = self.interruptedStatus(self.signum)
+            if self.status:
+                say(self.name, f"interrupted by {signal.Signals(self.signum).name}")
         elif isinstance(error, (UsageError, EndpointError)):
             complain(self.name, str(error))
             self.status = EXIT_USAGE

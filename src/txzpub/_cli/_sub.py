@@ -9,9 +9,10 @@ per topic would queue a message once per matching prefix).
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import Any
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import CancelledError, Deferred
 
 from txzpub import ZmqEndpoint, ZmqEndpointType, ZmqFactory, ZmqSubConnection
 
@@ -78,7 +79,9 @@ def addArguments(parser: argparse.ArgumentParser) -> None:
 class Tap(ZmqSubConnection):
     """A subscriber that hands every message, once, to *handle(tag, body)*."""
 
-    def __init__(self, factory: ZmqFactory, endpoint: ZmqEndpoint, handle: Any) -> None:
+    def __init__(
+        self, factory: ZmqFactory, endpoint: ZmqEndpoint, handle: Callable[[bytes, bytes], None]
+    ) -> None:
         self.handle = handle
         super().__init__(factory, endpoint)
 
@@ -86,47 +89,57 @@ class Tap(ZmqSubConnection):
         self.handle(tag, message)
 
 
+class Listener:
+    """Counts and prints messages; *finished* fires with the exit status."""
+
+    def __init__(self, reactor: Any, args: argparse.Namespace) -> None:
+        self.render = renderJson if args.json else renderText
+        self.count: int | None = args.count
+        self.timeout: float | None = args.timeout
+        self.finished: Deferred[int] = Deferred()
+        self.received = 0
+        self.output = LineWriter(reactor, lambda: self.end(EXIT_OK))  # stdout closed: done
+
+    def end(self, status: int) -> None:
+        if not self.finished.called:
+            self.finished.callback(status)
+
+    def handle(self, tag: bytes, body: bytes) -> None:
+        if self.finished.called:
+            return
+        self.received += 1
+        self.output.write(self.render(tag, body))
+        if self.received == self.count:
+            self.end(EXIT_OK)
+
+    def timedOut(self) -> None:
+        wanted = self.count or 1
+        if self.received < wanted:
+            got = f"{self.received} of {self.count} messages" if self.count else "no message"
+            say("sub", f"timed out after {self.timeout:g} s with {got}")
+        self.end(EXIT_OK if self.received >= wanted else EXIT_NOTHING)
+
+
 async def run(reactor: Any, args: argparse.Namespace) -> int:
     endpoint = endpointFrom(args.endpoint, ZmqEndpointType.connect, flag=args.attach)
     topics = [topicBytes(topic) for topic in args.topic] or [b""]
-    render = renderJson if args.json else renderText
-    finished: Deferred[int] = Deferred()
-    received = 0
-
-    def end(status: int) -> None:
-        if not finished.called:
-            finished.callback(status)
-
-    output = LineWriter(reactor, lambda: end(EXIT_OK))
-
-    def handle(tag: bytes, body: bytes) -> None:
-        nonlocal received
-        if finished.called:
-            return
-        received += 1
-        output.write(render(tag, body))
-        if received == args.count:
-            end(EXIT_OK)
-
-    def timedOut() -> None:
-        wanted = args.count or 1
-        if received < wanted:
-            say("sub", f"timed out after {args.timeout:g} s with {received} of {wanted} messages")
-        end(EXIT_OK if received >= wanted else EXIT_NOTHING)
-
+    listener = Listener(reactor, args)
     factory = ZmqFactory(reactor)
     factory.lingerPeriod = 0
-    timer = reactor.callLater(args.timeout, timedOut) if args.timeout else None
+    timer = reactor.callLater(args.timeout, listener.timedOut) if args.timeout else None
     try:
-        tap = Tap(factory, endpoint, handle)
+        tap = Tap(factory, endpoint, listener.handle)
         for topic in topics:
             tap.subscribe(topic)
         shown = ", ".join(repr(escape(topic, isTag=True)) for topic in topics)
         address = attachedAddress(tap.socket, endpoint)
         say("sub", f"subscribed to {shown} on {address} ({endpoint.type})")
-        return await finished
+        return await listener.finished
+    except CancelledError:
+        say("sub", f"interrupted after {listener.received} message(s)")
+        raise
     finally:
         if timer is not None and timer.active():
             timer.cancel()
         factory.shutdown()
-        output.flush()
+        listener.output.flush()

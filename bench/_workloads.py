@@ -1,0 +1,366 @@
+"""
+The workloads of issue 3: what each runs, and how its table reads.
+
+Every run is a fresh pair of processes (bench/_procs.runPair) talking over tcp
+on 127.0.0.1. Unless a workload says otherwise, the reference publisher is raw
+pyzmq on XPUB with SNDHWM 1,000 and XPUB_NODROP (it blocks instead of
+dropping, so a slow subscriber paces it and nothing is lost), and every
+subscriber runs with RCVHWM 1,000 (libzmq's and txzpub's default; txZMQ's own
+default, 0 = unbounded, is kept only in the memory workload).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bench import _stats
+from bench._common import CTL_TAG, tagName
+from bench._procs import runPair
+
+TXZMQ = "txZMQ 1.0.0 gotMessage"
+RAW = "raw pyzmq recv()"
+HWM = 1000
+
+
+@dataclass
+class Settings:
+    quick: bool = False
+    repeats: int = 7
+
+    def pick(self, full, quick):
+        return quick if self.quick else full
+
+
+@dataclass
+class Column:
+    """One table column: 'spread' (median + min..max), 'median', or 'ratio'."""
+
+    header: str
+    key: str
+    kind: str = "spread"
+    fmt: Callable = _stats.rate
+    baseline: Callable[[str], str | None] | None = None  # ratio: variant -> its baseline
+
+
+@dataclass
+class Variant:
+    name: str
+    run: Callable[[], dict]
+
+
+@dataclass
+class Workload:
+    key: str
+    title: str
+    setup: str
+    variants: list[Variant]
+    columns: list[Column]
+    maxRepeats: int | None = None
+    lossKey: str | None = "lost"
+    notes: list[str] = field(default_factory=list)
+
+
+# -- running one measurement ---------------------------------------------------------
+
+
+def _outcome(client: dict) -> dict:
+    if "skip" in client:
+        return {"skip": client["skip"]}
+    if "error" in client:
+        return {"error": client["error"], "timeout": "timeout" in client["error"]}
+    return dict(client["result"])
+
+
+def subscriberRun(pubCfg: dict, module: str, subCfg: dict, timeout: float) -> dict:
+    """The raw XPUB publisher against one subscriber implementation."""
+    server, client = runPair("xpub", pubCfg, module, subCfg, timeout)
+    out = _outcome(client)
+    sent = server.get("result", {}).get("sent")
+    if "received" in out and sent is not None:
+        out["sent"] = sent
+        out["lost"] = sent - out["received"]
+    return out
+
+
+def publisherRun(variant: str, count: int, size: int, timeout: float) -> dict:
+    """One publisher implementation against the raw drain."""
+    tags = [tagName(0).decode()]
+    server, client = runPair(
+        "drain",
+        {"tags": tags, "size": size},
+        "pub",
+        {"tags": tags, "size": size, "count": count, "variant": variant},
+        timeout,
+    )
+    out = _outcome(client)
+    drained = server.get("result", {}).get("received")
+    if "rate" in out and drained is not None:
+        out["received"] = drained
+        out["lost"] = count - drained
+    return out
+
+
+# -- the subscriber implementations, as (module, variant) -----------------------------
+
+SUBSCRIBERS = {
+    "txzpub next()": ("sub_txzpub", "next"),
+    "txzpub async for": ("sub_txzpub", "aiter"),
+    "txzpub gotMessage": ("sub_txzpub", "legacy"),
+    "txzpub nextBatch(1000)": ("sub_txzpub", "batch"),
+    TXZMQ: ("sub_txzmq", "gotmessage"),
+    "zmq.asyncio recv_multipart()": ("sub_pyzmq", "asyncio"),
+    RAW: ("sub_pyzmq", "raw"),
+}
+
+
+def _subVariant(name: str, pubCfg: dict, mode: str, timeout: float, **extra) -> Variant:
+    module, variant = SUBSCRIBERS[name]
+    subCfg = {"tags": pubCfg["tags"], "mode": mode, "variant": variant, "hwm": HWM, **extra}
+    return Variant(name, lambda: subscriberRun(pubCfg, module, subCfg, timeout))
+
+
+def _vs(name: str) -> Callable[[str], str]:
+    return lambda _variant: name
+
+
+# -- the workloads -------------------------------------------------------------------
+
+
+def subscriberThroughput(settings: Settings, size: int) -> Workload:
+    count = settings.pick(400_000, 100_000) if size <= 100 else settings.pick(100_000, 30_000)
+    tags = [tagName(0).decode()]
+    pubCfg = {"tags": tags, "count": count, "size": size, "hwm": HWM, "nodrop": True}
+    timeout = 15 + count / 15_000
+    label = f"{size} B" if size < 1024 else f"{size // 1024} KB"
+    return Workload(
+        key="sub100" if size <= 100 else "sub4k",
+        title=f"Subscriber throughput, {label} bodies",
+        setup=(
+            f"{count:,} messages from a raw pyzmq XPUB in another process; rate = received / "
+            "(last - first), measured in the subscriber"
+        ),
+        variants=[_subVariant(name, pubCfg, "throughput", timeout) for name in SUBSCRIBERS],
+        columns=[
+            Column("msgs/s", "rate"),
+            Column("vs txZMQ", "rate", "ratio", baseline=_vs(TXZMQ)),
+            Column("vs raw", "rate", "ratio", baseline=_vs(RAW)),
+        ],
+    )
+
+
+PUBLISHERS = {
+    "txzpub publish()": "txzpub",
+    "txZMQ 1.0.0 publish()": "txzmq",
+    "zmq.asyncio await send()": "asyncio",
+    "raw pyzmq send()": "raw",
+}
+
+
+def publisherThroughput(settings: Settings) -> Workload:
+    count = settings.pick(500_000, 150_000)
+    timeout = 15 + count / 15_000
+    return Workload(
+        key="pub",
+        title="Publisher throughput, 100 B bodies",
+        setup=(
+            f"time to publish {count:,} messages (SNDHWM 0, tag + body joined per message), "
+            "a raw pyzmq SUB draining in another process; 'per CPU s' divides by the "
+            "publishing thread's CPU time instead (steadier on a busy machine)"
+        ),
+        variants=[
+            Variant(name, lambda v=variant: publisherRun(v, count, 100, timeout))
+            for name, variant in PUBLISHERS.items()
+        ],
+        columns=[
+            Column("msgs/s", "rate"),
+            Column("vs txZMQ", "rate", "ratio", baseline=_vs("txZMQ 1.0.0 publish()")),
+            Column("vs raw", "rate", "ratio", baseline=_vs("raw pyzmq send()")),
+            Column("per CPU s", "cpu_rate", "median"),
+            Column("CPU vs txZMQ", "cpu_rate", "ratio", baseline=_vs("txZMQ 1.0.0 publish()")),
+        ],
+    )
+
+
+def latency(settings: Settings) -> Workload:
+    rate = 10_000
+    seconds = settings.pick(1.0, 0.5)
+    count = int(rate * seconds)
+    tags = [tagName(0).decode()]
+    pubCfg = {
+        "tags": tags,
+        "mode": "paced",
+        "rate": rate,
+        "count": count,
+        "size": 100,
+        "hwm": HWM,
+        "nodrop": True,
+    }
+    names = [n for n in SUBSCRIBERS if n != "txzpub nextBatch(1000)"]
+    us = _stats.number(0)
+    return Workload(
+        key="latency",
+        title="One-way latency at 10k msgs/s, 100 B bodies",
+        setup=(
+            f"{count:,} messages paced at {rate:,}/s by raw pyzmq, each carrying its "
+            "monotonic_ns send time; latency = receive time - send time (first 100 skipped)"
+        ),
+        variants=[_subVariant(name, pubCfg, "latency", 20 + seconds) for name in names],
+        columns=[
+            Column("p50 us", "p50_us", fmt=us),
+            Column("p99 us", "p99_us", fmt=us),
+            Column("p50 vs txZMQ", "p50_us", "ratio", baseline=_vs(TXZMQ)),
+            Column("p99 vs txZMQ", "p99_us", "ratio", baseline=_vs(TXZMQ)),
+        ],
+    )
+
+
+def fairness(settings: Settings) -> Workload:
+    seconds = settings.pick(2.0, 1.0)
+    tags = [tagName(0).decode()]
+    pubCfg = {
+        "tags": tags,
+        "count": 10**9,
+        "duration": seconds,
+        "size": 100,
+        "hwm": HWM,
+        "nodrop": True,
+    }
+    names = ["txzpub gotMessage", "txzpub next()", TXZMQ]
+    # A deep receive queue, so the subscriber's socket never runs dry during the
+    # flood even when its I/O thread or the publisher is descheduled for a moment
+    # (with RCVHWM 1,000 txZMQ's reader sometimes found it empty and returned).
+    hwm = 100_000
+    ms = _stats.number(1)
+    return Workload(
+        key="fairness",
+        title="Reactor fairness: a 10 ms LoopingCall while the subscriber is flooded",
+        setup=(
+            f"raw pyzmq floods for {seconds:.0f} s (blocking at the high-water mark; the "
+            f"subscriber's RCVHWM is {hwm:,}, so it always has a backlog); lateness = gap "
+            "between firings - 10 ms, over the flood (first message to END)"
+        ),
+        variants=[
+            _subVariant(name, pubCfg, "fairness", 30 + 4 * seconds, hwm=hwm) for name in names
+        ],
+        columns=[
+            Column("max late ms", "late_max_ms", fmt=ms),
+            Column("p99 late ms", "late_p99_ms", "median", fmt=ms),
+            Column("fired", "fired", "median", fmt=_stats.number(0)),
+            Column("flood s", "flood_s", "median", fmt=_stats.number(2)),
+            Column("msgs/s", "rate", "median"),
+        ],
+    )
+
+
+def fanout(settings: Settings) -> Workload:
+    count = settings.pick(200_000, 60_000)
+    timeout = 20 + count / 10_000
+    variants = []
+    for name in ("txzpub async for", "txzpub gotMessage"):
+        for n in (1, 1000):
+            tags = [tagName(i).decode() for i in range(n)]
+            pubCfg = {
+                "tags": tags,
+                "count": count,
+                "size": 100,
+                "hwm": HWM,
+                "nodrop": True,
+                "end_interval": 0.02,
+            }
+            each = "one consumer per subscription" if name.endswith("for") else "one gotMessage"
+            label = f"{name}, {n:,} subscription{'s' if n > 1 else ''}"
+            if n > 1:
+                label += f" ({each})"
+            module, variant = SUBSCRIBERS[name]
+            subCfg = {"tags": tags, "mode": "throughput", "variant": variant, "hwm": HWM}
+            variants.append(
+                Variant(
+                    label,
+                    lambda p=pubCfg, m=module, s=subCfg: subscriberRun(p, m, s, timeout),
+                )
+            )
+
+    def single(variant: str) -> str | None:
+        if "1,000" not in variant:
+            return None
+        return variant.split(", 1,000", maxsplit=1)[0] + ", 1 subscription"
+
+    return Workload(
+        key="fanout",
+        title="1,000 subscriptions vs 1, 100 B bodies",
+        setup=(
+            f"{count:,} messages round-robin over the subscribed tags t.0000..t.0999; "
+            "ratio vs the same implementation with 1 subscription, same round"
+        ),
+        variants=variants,
+        columns=[
+            Column("msgs/s", "rate"),
+            Column("vs 1 subscription", "rate", "ratio", baseline=single),
+        ],
+    )
+
+
+def memory(settings: Settings) -> Workload:
+    count = 1_000_000
+    tags = [tagName(0).decode()]
+    ctl = CTL_TAG.decode("latin-1")
+    pubCfg = {
+        "tags": tags,
+        "end_tags": ["E", ctl],
+        "expect": [*tags, "E", ctl],
+        "count": count,
+        "size": 100,
+        "hwm": 0,  # lossy and unbounded: the publisher never blocks or drops
+    }
+    timeout = 90
+
+    def variant(name: str, module: str, policy: str) -> Variant:
+        subCfg = {"tags": tags, "mode": "memory", "variant": policy, "size": 100}
+        return Variant(name, lambda: subscriberRun(pubCfg, module, subCfg, timeout))
+
+    mb = _stats.number(1)
+    return Workload(
+        key="memory",
+        title="Memory: a stalled consumer while 1M messages arrive, 100 B bodies",
+        setup=(
+            f"{count:,} messages as fast as raw pyzmq sends (SNDHWM 0); peak RSS growth of "
+            "the subscriber process (VmHWM after reset); shipped defaults (txzpub: "
+            "maxQueued 10,000, HWM 1,000; txZMQ: HWM 0)"
+        ),
+        variants=[
+            variant("txzpub next() once, then stalls (DROP_OLDEST)", "sub_txzpub", "drop-oldest"),
+            variant("txzpub next() once, then stalls (PAUSE)", "sub_txzpub", "pause"),
+            variant("txzpub gotMessage blocks the reactor", "sub_txzpub", "block"),
+            variant("txZMQ 1.0.0 gotMessage blocks the reactor", "sub_txzmq", "block"),
+        ],
+        columns=[
+            Column("RSS growth MB", "growth_mb", fmt=mb),
+            Column("bound MB", "bound_mb", "median", fmt=_stats.number(1)),
+            Column("read", "read", "median", fmt=_stats.number(0)),
+            Column("dropped", "dropped", "median", fmt=_stats.number(0)),
+            Column("left in libzmq", "buffered_in_libzmq", "median", fmt=_stats.number(0)),
+        ],
+        maxRepeats=settings.pick(3, 1),
+        lossKey=None,
+        notes=[
+            (
+                "bound = (maxQueued + readBatchSize) x (Message + tag + body objects + queue "
+                "slot) + HWM x (frame + 64 B zmq_msg_t); the 'blocks the reactor' rows have only "
+                "libzmq's HWM as bound (txZMQ's 0: none). The target check allows 1 MB over the "
+                "bound for page-granular RSS and first-use allocations."
+            ),
+        ],
+    )
+
+
+def allWorkloads(settings: Settings) -> list[Workload]:
+    return [
+        subscriberThroughput(settings, 100),
+        subscriberThroughput(settings, 4096),
+        publisherThroughput(settings),
+        latency(settings),
+        fairness(settings),
+        fanout(settings),
+        memory(settings),
+    ]
