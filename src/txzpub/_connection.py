@@ -50,7 +50,9 @@ def _attach(socket: zmq.Socket[bytes], endpoint: ZmqEndpoint) -> None:
         hint = _HINTS.get(
             error.errno or 0, "check the address and that the transport is available"
         )
-        msg = f"cannot {endpoint.type} to {endpoint.address!r}: {error.strerror} ({hint})"
+        # zmq.strerror: the bare reason (pyzmq's str(error) repeats the address).
+        reason = zmq.strerror(error.errno) if error.errno else str(error)
+        msg = f"cannot {endpoint.type} to {endpoint.address!r}: {reason} ({hint})"
         raise EndpointError(msg) from error
 
 

@@ -235,13 +235,22 @@ class Subscription:
 
     # -- the connection's side -------------------------------------------------
 
-    def _put(self, message: Message) -> bool:
+    def _put(self, message: Message) -> bool:  # noqa: C901 - hot path, inlined on purpose
         """
         Deliver *message* to the oldest waiter or queue it; never raises.
 
         Returns True when it ran a consumer's callbacks (which may have changed
         anything, so the caller re-reads whatever it cached).
         """
+        items = self._items
+        if self._flushPending:
+            # A nextBatch() heads the waiters and its flush is due: until then
+            # everything queues for it (the batch consumer's fast path).
+            if len(items) < self._maxQueued:
+                items.append(message)
+            elif self._buffer.push(message):
+                self._overflowed()
+            return False
         waiters = self._waiters
         while waiters:
             waiter = waiters[0]
@@ -255,7 +264,6 @@ class Subscription:
             return True
         if self._closedBy is not None:  # closed by a consumer earlier in this batch
             return False
-        items = self._items
         if len(items) < self._maxQueued:
             items.append(message)
         elif self._buffer.push(message):
@@ -323,6 +331,7 @@ class Subscription:
         self._closedBy = reason
         if discard:
             self._buffer.clear()
+            self._flushPending = False
         else:
             self._flush()  # waiters first get what was already queued for them
         if self._holding:  # a closed queue must not keep the reader paused

@@ -24,6 +24,7 @@ __all__ = [
     "EXIT_OK",
     "EXIT_USAGE",
     "UsageError",
+    "addAttachOptions",
     "attachedAddress",
     "complain",
     "endpointFrom",
@@ -123,6 +124,26 @@ def _checkTcp(address: str, hostPort: str, kind: str, example: str) -> None:
 def topicBytes(topic: str) -> bytes:
     """A topic from the command line as bytes: UTF-8, or the bytes the shell passed."""
     return topic.encode("utf-8", "surrogateescape")
+
+
+def addAttachOptions(parser: argparse.ArgumentParser, default: str, other: str) -> None:
+    """
+    --bind / --connect (one or neither) into ``args.attach``.
+
+    *default* (a ZmqEndpointType) is what applies without either; *other*
+    says when to use the other one.
+    """
+    group = parser.add_mutually_exclusive_group()
+    for kind in (ZmqEndpointType.bind, ZmqEndpointType.connect):
+        meaning = "bind ENDPOINT" if kind == ZmqEndpointType.bind else "connect to ENDPOINT"
+        note = "the default" if kind == default else other
+        group.add_argument(
+            f"--{kind}",
+            dest="attach",
+            action="store_const",
+            const=kind,
+            help=f"{meaning} ({note})",
+        )
 
 
 def attachedAddress(socket: Any, endpoint: ZmqEndpoint) -> str:

@@ -30,6 +30,7 @@ from txzpub import ZmqEndpoint, ZmqEndpointType, ZmqFactory, ZmqPubConnection
 
 from ._common import (
     UsageError,
+    addAttachOptions,
     attachedAddress,
     endpointFrom,
     nonNegativeInt,
@@ -60,20 +61,8 @@ def addArguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-t", "--topic", default="", metavar="TOPIC", help="the tag of every message (default: '')"
     )
-    attach = parser.add_mutually_exclusive_group()
-    attach.add_argument(
-        "--bind",
-        dest="attach",
-        action="store_const",
-        const=ZmqEndpointType.bind,
-        help="bind ENDPOINT (the default)",
-    )
-    attach.add_argument(
-        "--connect",
-        dest="attach",
-        action="store_const",
-        const=ZmqEndpointType.connect,
-        help="connect to ENDPOINT (a proxy's XSUB side, a subscriber that binds)",
+    addAttachOptions(
+        parser, ZmqEndpointType.bind, "to reach a proxy's XSUB side or a subscriber that binds"
     )
     parser.add_argument(
         "--multipart",

@@ -19,6 +19,7 @@ from txzpub import ZmqEndpoint, ZmqEndpointType, ZmqFactory, ZmqSubConnection
 from ._common import (
     EXIT_NOTHING,
     EXIT_OK,
+    addAttachOptions,
     attachedAddress,
     endpointFrom,
     positiveFloat,
@@ -45,21 +46,7 @@ def addArguments(parser: argparse.ArgumentParser) -> None:
         metavar="TOPIC",
         help="receive messages whose tag starts with TOPIC; repeat for more (default: all)",
     )
-    attach = parser.add_mutually_exclusive_group()
-    attach.add_argument(
-        "--connect",
-        dest="attach",
-        action="store_const",
-        const=ZmqEndpointType.connect,
-        help="connect to ENDPOINT (the default)",
-    )
-    attach.add_argument(
-        "--bind",
-        dest="attach",
-        action="store_const",
-        const=ZmqEndpointType.bind,
-        help="bind ENDPOINT, for publishers that connect",
-    )
+    addAttachOptions(parser, ZmqEndpointType.connect, "for publishers that connect")
     parser.add_argument(
         "--json",
         action="store_true",
