@@ -48,13 +48,6 @@ class ZmqSubConnection(Subscriber):
         if self._toFlush:
             self._flushBatchWaiters()
 
-    def __setattr__(self, name: str, value: object) -> None:
-        # Assigning gotMessage on the instance (txZMQ's own example does) must
-        # be noticed even in the middle of a read batch; see Subscriber._deliver.
-        if name == "gotMessage":
-            self._consumerGeneration += 1
-        super().__setattr__(name, value)
-
     def _legacyConsumer(self) -> Callable[[bytes, bytes], object] | None:
         assigned: Callable[[bytes, bytes], object] | None = self.__dict__.get("gotMessage")
         if assigned is not None:

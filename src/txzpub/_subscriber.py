@@ -166,9 +166,6 @@ class Subscriber(ZmqConnection):
         for subscription in pending:
             subscription._flush()  # noqa: SLF001
 
-    #: Bumped by subclasses whenever their legacy consumer may have changed.
-    _consumerGeneration = 0
-
     def _legacyConsumer(self) -> Callable[[bytes, bytes], object] | None:
         """Hook: the txZMQ-style consumer (gotMessage) to call per message, if any."""
         return None
@@ -181,8 +178,7 @@ class Subscriber(ZmqConnection):
         message, and only queues somebody has read get messages: a legacy
         consumer does not pay for queues it never reads. Whenever user code has
         run (a consumer, a next() callback), the consumer is looked up again:
-        that code may have assigned ``conn.gotMessage`` (which bumps
-        ``_consumerGeneration``, so noticing costs one comparison).
+        that code may have assigned ``conn.gotMessage``.
         """
         router = self._router
         route, routeCached = router.route, router.routeCached
@@ -192,7 +188,6 @@ class Subscriber(ZmqConnection):
         byTag = not self._prefixesWithSeparator
         separator = self.topicSep
         consumer = self._legacyConsumer()
-        generation = self._consumerGeneration
         for frames in batch:
             if self._closed:
                 return
@@ -208,11 +203,12 @@ class Subscriber(ZmqConnection):
                 message = decodeFrames(frames, separator)
                 matched = routeCached(frames[0]) if len(frames) == 2 else route(frames[0])
             if consumer is None:
+                ranCallbacks = False
                 for subscription in matched:
-                    subscription._put(message)  # noqa: SLF001
-                if self._consumerGeneration != generation:  # assigned by a callback
+                    if subscription._put(message):  # noqa: SLF001
+                        ranCallbacks = True
+                if ranCallbacks:  # a callback may have assigned gotMessage
                     consumer = self._legacyConsumer()
-                    generation = self._consumerGeneration
                 continue
             forUser = self._forUser(matched)  # before any callback can unsubscribe
             for subscription in matched:
@@ -220,9 +216,7 @@ class Subscriber(ZmqConnection):
                     subscription._put(message)  # noqa: SLF001
             if forUser:
                 self._consume(consumer, message)
-                if self._consumerGeneration != generation:
-                    consumer = self._legacyConsumer()
-                    generation = self._consumerGeneration
+                consumer = self._legacyConsumer()  # gotMessage may have replaced itself
 
     def _forUser(self, matched: tuple[Subscription, ...]) -> bool:
         """
