@@ -188,6 +188,11 @@ class Subscriber(ZmqConnection):
         byTag = not self._prefixesWithSeparator
         separator = self.topicSep
         consumer = self._legacyConsumer()
+        # Without a consumer, one can only appear by a callback assigning
+        # conn.gotMessage, which adds an instance attribute: watching the
+        # attribute count is enough, and cheaper than asking every message.
+        attributes = self.__dict__
+        attributeCount = len(attributes)
         for frames in batch:
             if self._closed:
                 return
@@ -207,7 +212,8 @@ class Subscriber(ZmqConnection):
                 for subscription in matched:
                     if subscription._put(message):  # noqa: SLF001
                         ranCallbacks = True
-                if ranCallbacks:  # a callback may have assigned gotMessage
+                if ranCallbacks and len(attributes) != attributeCount:
+                    attributeCount = len(attributes)
                     consumer = self._legacyConsumer()
                 continue
             forUser = self._forUser(matched)  # before any callback can unsubscribe
