@@ -239,7 +239,7 @@ class ZmqConnection:
 
     def _checkOpen(self, action: str) -> None:
         if self._closed:
-            msg = f"cannot {action}: the connection was shut down; create a new connection"
+            msg = f"cannot {action}: {ConnectionClosed()}"
             raise ConnectionClosed(msg)
 
     def _connectionClosed(self) -> None:

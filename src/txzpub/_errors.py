@@ -29,6 +29,9 @@ class ConnectionClosed(TxzpubError):
     again.
     """
 
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message or "the connection was shut down; create a new connection")
+
 
 class SubscriptionClosed(TxzpubError):
     """

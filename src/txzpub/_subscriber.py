@@ -119,7 +119,7 @@ class Subscriber(ZmqConnection):
         if type(tag) is not bytes:
             tag = asBytes(tag, "tag")
         if self._closed:
-            return fail(ConnectionClosed("the connection was shut down; create a new connection"))
+            return fail(ConnectionClosed())
         subscription = self._router.get(tag)
         if subscription is None:
             subscription = self.subscribe(tag)
@@ -147,7 +147,7 @@ class Subscriber(ZmqConnection):
             self._reader.resume()
 
     def _connectionClosed(self) -> None:
-        reason = ConnectionClosed("the connection was shut down; create a new connection")
+        reason = ConnectionClosed()
         for subscription in self._router.targets():
             subscription._close(reason, discard=True)  # noqa: SLF001
         self._router = TopicRouter()

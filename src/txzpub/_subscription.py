@@ -34,7 +34,7 @@ from twisted.internet.defer import CancelledError, Deferred, fail, succeed
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from ._core._buffer import BoundedBuffer, OverflowPolicy, QueueStatistics
+from ._core._buffer import BoundedBuffer, OverflowPolicy, QueueStatistics, validateCount
 
 if TYPE_CHECKING:
     from ._core._message import Message
@@ -51,13 +51,7 @@ _PURGE_AT = 64
 
 
 def _checkLimit(maxCount: object) -> int:
-    if type(maxCount) is not int:
-        msg = f"maxCount must be an int, not {maxCount!r} ({type(maxCount).__name__})"
-        raise TypeError(msg)
-    if maxCount < 1:
-        msg = f"maxCount must be >= 1, not {maxCount!r}"
-        raise ValueError(msg)
-    return maxCount
+    return validateCount(maxCount, "maxCount")
 
 
 class _IterationWaiter(Deferred[Any]):

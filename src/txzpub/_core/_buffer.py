@@ -30,6 +30,7 @@ __all__ = [
     "BoundedBuffer",
     "OverflowPolicy",
     "QueueStatistics",
+    "validateCount",
     "validateMaxQueued",
     "validateOverflow",
 ]
@@ -61,15 +62,20 @@ class OverflowPolicy(enum.Enum):
 DEFAULT_OVERFLOW = OverflowPolicy.DROP_OLDEST
 
 
-def validateMaxQueued(value: object) -> int:
-    """Check a queue bound the way trio checks buffer sizes."""
+def validateCount(value: object, name: str) -> int:
+    """Check a count (a bound, a limit) the way trio checks buffer sizes."""
     if type(value) is not int:
-        msg = f"maxQueued must be an int, not {value!r} ({type(value).__name__})"
+        msg = f"{name} must be an int, not {value!r} ({type(value).__name__})"
         raise TypeError(msg)
     if value < 1:
-        msg = f"maxQueued must be >= 1, not {value!r}"
+        msg = f"{name} must be >= 1, not {value!r}"
         raise ValueError(msg)
     return value
+
+
+def validateMaxQueued(value: object) -> int:
+    """Check a queue bound."""
+    return validateCount(value, "maxQueued")
 
 
 def validateOverflow(value: object) -> OverflowPolicy:
