@@ -39,6 +39,7 @@ TESTED = {
     "async_for_subscriber.py",
     "smart_subscriber.py",
     "json_data.py",
+    "slow_joiner.py",
     "legacy/publisher.py",
     "legacy/topic_subscribers.py",
     "legacy/smart_subscriber.py",
@@ -226,6 +227,17 @@ def test_json_data() -> None:
     ]
 
 
+def test_slow_joiner() -> None:
+    lines = run("slow_joiner.py", "3")
+
+    assert lines == [
+        "3 subscriber(s) ready: {b'news': 3}",
+        "subscriber 1 got [news.first]: the very first message",
+        "subscriber 2 got [news.first]: the very first message",
+        "subscriber 3 got [news.first]: the very first message",
+    ], lines
+
+
 # -- the legacy examples (the txZMQ reference's code) ----------------------------
 
 STOCK_LINES = [
@@ -284,3 +296,39 @@ def test_legacy_data_pubsub() -> None:
     assert any(weather.match(line) for line in lines), lines
     assert stocks in lines, lines
     assert all(weather.match(line) or line == stocks for line in lines), lines
+
+
+# -- the twistd application ------------------------------------------------------
+
+
+def test_service_tac_runs_under_twistd(tmp_path: Path) -> None:
+    """``twistd -ny examples/service.tac``: news flows, and SIGTERM stops it cleanly."""
+    twistd = "from twisted.scripts.twistd import run; run()"
+    process = subprocess.Popen(  # noqa: S603 - our own example, run by our own interpreter
+        [sys.executable, "-c", twistd, "--pidfile=", "-ny", str(EXAMPLES / "service.tac")],
+        env=exampleEnvironment(),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        output = LineReader(process)
+        output.until(
+            lambda lines: sum("received news: item" in line for line in lines) >= 2,
+            "two news items through the subscriber service",
+        )
+        process.send_signal(signal.SIGTERM)
+        rest, _ = process.communicate(timeout=TIMEOUT)
+        output.finish(rest)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+    report = "\n".join(output.lines)
+    # After a clean shutdown, twistd re-raises the signal that stopped it.
+    assert process.returncode in (0, -signal.SIGTERM), report
+    assert "Traceback" not in report, report
+    assert any("subscriber stopped" in line for line in output.lines), report
+    assert any("Server Shut Down." in line for line in output.lines), report

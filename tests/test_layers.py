@@ -30,6 +30,8 @@ LAYERS = {
     "txzpub.testing": 5,
     "txzpub": 5,
     "txzpub._cli": 6,
+    "txzpub._monitor": 2,
+    "txzpub._service": 5,
     "txzpub.__main__": 6,
 }
 

@@ -20,6 +20,10 @@ from ._errors import SubscriptionClosed as SubscriptionClosed
 from ._errors import TxzpubError as TxzpubError
 from ._factory import ZmqFactory as ZmqFactory
 from ._legacy import ZmqSubConnection as ZmqSubConnection
+from ._monitor import ConnectionEvent as ConnectionEvent
+from ._monitor import ConnectionEventKind as ConnectionEventKind
+from ._monitor import ConnectionEvents as ConnectionEvents
+from ._publisher import SubscriberTimeout as SubscriberTimeout
 from ._publisher import ZmqPubConnection as ZmqPubConnection
 from ._subscription import Subscription as Subscription
 from ._version import __version__ as __version__
@@ -27,10 +31,16 @@ from ._version import __version__ as __version__
 __all__ = [
     "DEFAULT_MAX_QUEUED",
     "ConnectionClosed",
+    "ConnectionEvent",
+    "ConnectionEventKind",
+    "ConnectionEvents",
     "EndpointError",
     "Message",
     "OverflowPolicy",
+    "PublisherService",
     "QueueStatistics",
+    "SubscriberService",
+    "SubscriberTimeout",
     "Subscription",
     "SubscriptionClosed",
     "TxzpubError",
@@ -42,6 +52,10 @@ __all__ = [
     "ZmqSubConnection",
     "__version__",
 ]
+
+# Last: the services are written against the public API above.
+from ._service import PublisherService as PublisherService
+from ._service import SubscriberService as SubscriberService
 
 for _name in __all__:
     _value = globals()[_name]

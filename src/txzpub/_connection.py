@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import zmq
+from twisted.internet.defer import Deferred, fail
 from twisted.logger import Logger
 
 from ._core._endpoint import ZmqEndpoint, ZmqEndpointType, checkEndpoint
@@ -24,6 +25,7 @@ from ._core._framing import DEFAULT_SEPARATOR
 from ._core._message import asBytes
 from ._errors import ConnectionClosed, EndpointError
 from ._factory import ZmqFactory
+from ._monitor import DEFAULT_MAX_EVENTS, ConnectionEvent, ConnectionEvents, ConnectionMonitor
 from ._reader import DEFAULT_BATCH_SIZE, SocketReader
 
 __all__ = ["ZmqConnection"]
@@ -84,6 +86,10 @@ class ZmqConnection:
     topicSep = DEFAULT_SEPARATOR
     #: At most this many messages are read per reactor turn.
     readBatchSize = DEFAULT_BATCH_SIZE
+    #: True starts the socket monitor in the constructor, before any endpoint
+    #: is attached, so whenConnected() and events() miss nothing. False (the
+    #: default) starts it on the first whenConnected() or events() call.
+    monitored = False
     #: False for socket types that never receive (PUB): they get no reader.
     _receives = True
 
@@ -113,13 +119,18 @@ class ZmqConnection:
         self._identity = None if identity is None else asBytes(identity, "identity")
         self._closed = False
         self._endpoints: list[ZmqEndpoint] = []
+        self._lifecycle: ConnectionMonitor | None = None
         socket: zmq.Socket[bytes] = factory.context.socket(self.socketType)
         try:
             self._configure(socket)
+            if self.monitored:
+                self._lifecycle = ConnectionMonitor(socket, factory.reactor, self)
             for each in endpoints:
                 _attach(socket, each)
                 self._endpoints.append(each)
         except BaseException:
+            if self._lifecycle is not None:
+                self._lifecycle.stop()
             socket.close(linger=0)
             raise
         self._socket = socket
@@ -227,6 +238,8 @@ class ZmqConnection:
             return
         self._closed = True
         self._reader.stop()
+        if self._lifecycle is not None:
+            self._lifecycle.stop()
         self._connectionClosed()
         self._socket.close()
         self._factory.connections.discard(self)
@@ -234,6 +247,49 @@ class ZmqConnection:
     def fileno(self) -> int:
         """The socket's ZMQ_FD (edge-triggered); -1 after shutdown."""
         return -1 if self._closed else self._fd
+
+    # -- lifecycle (txzpub's addition) ---------------------------------------------
+
+    def whenConnected(self) -> Deferred[ConnectionEvent]:
+        """
+        Fire with the first HANDSHAKE_SUCCEEDED event: a peer is connected and
+        messages can flow. Fires at once if that already happened while the
+        monitor was running; fails with ConnectionClosed on shutdown.
+
+        The monitor starts on the first call (unless ``monitored`` is True), so
+        call it before attaching endpoints (or set ``monitored``) to be sure
+        to see the first handshake. inproc:// peers have no handshake and
+        libzmq reports no events for them: use tcp:// or ipc:// to be told.
+
+        .. versionadded:: 0.2.0
+        """
+        monitor = self._lifecycleOrNone()
+        if monitor is None:
+            return fail(ConnectionClosed())
+        return monitor.whenConnected()
+
+    def events(self, maxQueued: int = DEFAULT_MAX_EVENTS) -> ConnectionEvents:
+        """
+        A new async iterator over this connection's lifecycle events (ConnectionEvent),
+        from now on; ``async for`` ends when the connection shuts down. It queues
+        at most *maxQueued* unread events, dropping the oldest.
+
+        .. versionadded:: 0.2.0
+        """
+        monitor = self._lifecycleOrNone()
+        if monitor is None:
+            ended = ConnectionEvents(maxQueued)
+            ended.close()
+            return ended
+        return monitor.events(maxQueued)
+
+    def _lifecycleOrNone(self) -> ConnectionMonitor | None:
+        """The running monitor, started if needed; None once shut down."""
+        if self._closed:
+            return None
+        if self._lifecycle is None:
+            self._lifecycle = ConnectionMonitor(self._socket, self._factory.reactor, self)
+        return self._lifecycle
 
     # -- for subclasses -------------------------------------------------------------
 

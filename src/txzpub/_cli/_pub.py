@@ -7,9 +7,8 @@ chunks ahead of the publisher, so ``--rate`` paces reading too. At EOF the
 factory shuts down with a linger, so what is queued for connected subscribers
 still leaves.
 
-``--wait-subscribers N`` publishes on an XPUB socket (with XPUB_VERBOSE, so
-every subscriber's subscription comes through, not only the first per topic)
-and polls it for subscriptions until N of them would receive the topic.
+``--wait-subscribers N`` waits with ``ZmqPubConnection.waitForSubscribers``
+until N subscriptions that would receive the topic have reached the publisher.
 """
 
 from __future__ import annotations
@@ -22,11 +21,10 @@ from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from typing import Any
 
-import zmq
 from twisted.internet.defer import CancelledError, DeferredQueue
 from twisted.internet.task import deferLater
 
-from txzpub import ZmqEndpoint, ZmqEndpointType, ZmqFactory, ZmqPubConnection
+from txzpub import ZmqEndpointType, ZmqFactory, ZmqPubConnection
 
 from ._common import (
     UsageError,
@@ -44,8 +42,6 @@ __all__ = ["addArguments", "run"]
 
 #: Milliseconds the publisher may keep delivering queued messages after EOF.
 LINGER_MS = 1000
-#: Seconds between two looks for subscriptions while --wait-subscribers waits.
-POLL_INTERVAL = 0.01
 #: Bytes read from stdin at a time.
 CHUNK = 65536
 #: Without --rate, messages published before the reactor gets a turn.
@@ -87,35 +83,6 @@ def addArguments(parser: argparse.ArgumentParser) -> None:
         metavar="MESSAGE",
         help="publish MESSAGE (repeat for more) instead of reading stdin",
     )
-
-
-class CountingPublisher(ZmqPubConnection):
-    """A publisher on an XPUB socket: it also sees the subscriptions that reach it."""
-
-    socketType = zmq.XPUB
-
-    def __init__(
-        self, factory: ZmqFactory, endpoint: ZmqEndpoint, tag: bytes, *, multipart: bool
-    ) -> None:
-        super().__init__(factory, multipartFraming=multipart)
-        self.socket.set(zmq.XPUB_VERBOSE, 1)  # before any peer can subscribe
-        self.addEndpoints([endpoint])
-        self.tag = tag
-        self.subscribers = 0
-
-    def countSubscriptions(self) -> None:
-        while True:
-            try:
-                frame = self.socket.recv(zmq.NOBLOCK)
-            except zmq.Again:
-                return
-            if frame[:1] == b"\x01" and self.tag.startswith(frame[1:]):
-                self.subscribers += 1
-
-    async def waitForSubscribers(self, reactor: Any, count: int) -> None:
-        self.countSubscriptions()
-        while self.subscribers < count:
-            await deferLater(reactor, POLL_INTERVAL, self.countSubscriptions)
 
 
 class StdinLines:
@@ -194,15 +161,11 @@ async def run(reactor: Any, args: argparse.Namespace) -> int:
     pacer = Pacer(reactor, args.rate)
     stdin: StdinLines | None = None
     try:
-        publisher: ZmqPubConnection
-        if args.wait_subscribers:
-            publisher = CountingPublisher(factory, endpoint, tag, multipart=args.multipart)
-        else:
-            publisher = ZmqPubConnection(factory, endpoint, multipartFraming=args.multipart)
+        publisher = ZmqPubConnection(factory, endpoint, multipartFraming=args.multipart)
         where = f"{attachedAddress(publisher.socket, endpoint)} ({endpoint.type})"
-        if isinstance(publisher, CountingPublisher):
+        if args.wait_subscribers:
             say("pub", f"on {where}, waiting for {args.wait_subscribers} subscriber(s)")
-            await publisher.waitForSubscribers(reactor, args.wait_subscribers)
+            await publisher.waitForSubscribers(args.wait_subscribers, tag)
         source = "arguments"
         if not args.message:
             stdin = StdinLines(reactor, sys.stdin.fileno())

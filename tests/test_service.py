@@ -1,0 +1,127 @@
+"""PublisherService and SubscriberService under the real reactor."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import pytest_twisted
+from twisted.application.service import MultiService
+from twisted.internet import reactor, task
+from twisted.internet.defer import Deferred
+
+from txzpub import (
+    EndpointError,
+    Message,
+    PublisherService,
+    SubscriberService,
+    ZmqFactory,
+    ZmqPubConnection,
+    ZmqSubConnection,
+)
+from txzpub.testing import waitForSubscription
+
+from .helpers import bind, boundAddress, bounded, connect
+
+
+@pytest_twisted.inlineCallbacks
+def test_servicesStartWorkAndStop(logged: list[dict[str, object]]) -> Iterator[object]:
+    received: list[Message] = []
+    first: Deferred[None] = Deferred()
+    loopEnded: list[bool] = []
+
+    async def consume(sub: ZmqSubConnection) -> None:
+        async for msg in sub.subscribe(b"news"):
+            received.append(msg)
+            if not first.called:
+                first.callback(None)
+        loopEnded.append(True)  # shutdown ends the async for: the service waits for this
+
+    publishing = PublisherService(bind("tcp://127.0.0.1:0"))
+    publishing.startService()
+    assert publishing.running
+    publisher = publishing.connection
+    assert isinstance(publisher, ZmqPubConnection)
+    subscribing = SubscriberService(connect(boundAddress(publisher)), run=consume)
+    parent = MultiService()
+    subscribing.setServiceParent(parent)
+    parent.startService()
+    subscriber = subscribing.connection
+    assert isinstance(subscriber, ZmqSubConnection)
+
+    yield bounded(waitForSubscription(publisher, subscriber), "the subscription")
+    publisher.publish(b"hello", b"news")
+    yield bounded(first, "the first message")
+    assert [(m.tag, m.body) for m in received] == [(b"news", b"hello")]
+
+    pubFactory, subFactory = publishing.factory, subscribing.factory
+    assert pubFactory is not None
+    assert subFactory is not None
+    assert pubFactory is not subFactory  # each made its own
+    yield bounded(parent.stopService(), "the subscriber service stopping")
+    yield bounded(publishing.stopService(), "the publisher service stopping")
+
+    assert loopEnded == [True]
+    assert not parent.running
+    assert not publishing.running
+    assert subscribing.connection is None
+    assert publishing.connection is None
+    assert pubFactory.closed
+    assert subFactory.closed
+    assert publishing.factory is None
+    assert not [e for e in logged if e.get("log_level") and e["log_level"].name == "critical"]  # type: ignore[attr-defined]
+
+
+@pytest_twisted.inlineCallbacks
+def test_stopCancelsARunningPublisherLoop(
+    factory: ZmqFactory, logged: list[dict[str, object]]
+) -> Iterator[object]:
+    sent: list[int] = []
+
+    async def publishForever(pub: ZmqPubConnection) -> None:
+        while True:
+            pub.publish(b"tick", b"clock")
+            sent.append(1)
+            await task.deferLater(reactor, 0.01, lambda: None)
+
+    service = PublisherService(
+        [bind("tcp://127.0.0.1:0"), bind("tcp://127.0.0.1:0")], factory=factory, run=publishForever
+    )
+    service.startService()
+    assert service.connection is not None
+    assert len(service.connection.endpoints) == 2
+    yield bounded(service.stopService(), "the service stopping")
+    assert sent
+    assert not factory.closed  # a given factory belongs to the caller
+    failures = [e for e in logged if "log_failure" in e]
+    assert failures == []
+
+
+@pytest_twisted.inlineCallbacks
+def test_aFailingComponentIsLogged(logged: list[dict[str, object]]) -> Iterator[object]:
+    def broken(_: ZmqPubConnection) -> None:
+        msg = "boom"
+        raise RuntimeError(msg)
+
+    service = PublisherService(bind("tcp://127.0.0.1:0"), run=broken)
+    service.startService()
+    yield bounded(service.stopService(), "the service stopping")
+    failures = [e for e in logged if "log_failure" in e]
+    assert len(failures) == 1
+    assert failures[0]["log_failure"].check(RuntimeError)  # type: ignore[attr-defined]
+
+
+def test_aBadEndpointLeavesNothingRunning(factory: ZmqFactory) -> None:
+    publisher = ZmqPubConnection(factory, bind("tcp://127.0.0.1:0"))
+    taken = boundAddress(publisher)
+    service = SubscriberService(bind(taken), factory=factory)
+    with pytest.raises(EndpointError):
+        service.startService()
+    assert not service.running
+    assert service.connection is None
+    assert factory.connections == {publisher}
+
+    own = PublisherService(bind(taken))
+    with pytest.raises(EndpointError):
+        own.startService()
+    assert own.factory is None
