@@ -40,6 +40,7 @@ TESTED = {
     "smart_subscriber.py",
     "json_data.py",
     "slow_joiner.py",
+    "last_value.py",
     "legacy/publisher.py",
     "legacy/topic_subscribers.py",
     "legacy/smart_subscriber.py",
@@ -235,6 +236,16 @@ def test_slow_joiner() -> None:
         "subscriber 1 got [news.first]: the very first message",
         "subscriber 2 got [news.first]: the very first message",
         "subscriber 3 got [news.first]: the very first message",
+    ], lines
+
+
+def test_last_value() -> None:
+    lines = run("last_value.py")
+
+    assert lines == [
+        "published 3 prices and the weather before anybody listened",
+        "late subscriber: prices.AAPL is 151.00",
+        "late subscriber: prices.GOOGL is 2800.50",
     ], lines
 
 

@@ -81,7 +81,7 @@ ALLOWED_PUBLIC = {
     "shutdown", "fileno", "messageReceived", "factory", "socket", "endpoints", "identity",
     "publish", "subscribe", "unsubscribe", "gotMessage",
     # txzpub's additions
-    "next", "readBatchSize", "maxQueued", "overflowPolicy", "multipartFraming",
+    "next", "readBatchSize", "lastValueCache", "maxQueued", "overflowPolicy", "multipartFraming",
     "whenConnected", "events", "monitored",
     "subscriptions", "waitForSubscribers", "onSubscription",
 }  # fmt: skip

@@ -112,6 +112,12 @@ class ZmqPubConnection(ZmqConnection):
     socketType = zmq.XPUB
     #: Publish ``[tag, message]`` as two frames instead of one.
     multipartFraming = False
+    #: Keep the last message of every tag and send, whenever a subscription
+    #: arrives, the last message of each tag it matches, so late joiners start
+    #: with the current state (the ZeroMQ guide's last value cache). Existing
+    #: subscribers of those tags receive the repeat too; the cache holds one
+    #: message per distinct tag ever published. ``.. versionadded:: 0.2.0``
+    lastValueCache = False
     #: XPUB receives its peers' subscriptions, but its reader starts lazily (_listen).
     _receives = False
 
@@ -127,9 +133,14 @@ class ZmqPubConnection(ZmqConnection):
         identity: Any = None,
         *,
         multipartFraming: bool | None = None,
+        lastValueCache: bool | None = None,
     ) -> None:
         if multipartFraming is not None:
             self.multipartFraming = bool(multipartFraming)
+        if lastValueCache is not None:
+            self.lastValueCache = bool(lastValueCache)
+        # tag -> the last message published with it (only with lastValueCache).
+        self._lastValues: dict[bytes, bytes] = {}
         self._counts: dict[bytes, int] = {}
         self._subscriptionsView = MappingProxyType(self._counts)
         self._waiters: list[_Waiter] = []
@@ -172,6 +183,8 @@ class ZmqPubConnection(ZmqConnection):
             # Checked only on failure, to keep the hot path to one send.
             self._checkOpen("publish")
             raise
+        if self.lastValueCache:
+            self._lastValues[tag] = message
         if not self._recheckPending:
             self._recheckAfterSend()
 
@@ -289,10 +302,28 @@ class ZmqPubConnection(ZmqConnection):
                 else:
                     del counts[prefix]
             changed = True
+            if subscribed and self._lastValues:
+                self._replayLastValues(prefix)
             if self._observers:
                 self._notify(prefix, subscribed)
         if changed and self._waiters:
             self._wakeWaiters()
+
+    def _replayLastValues(self, prefix: bytes) -> None:
+        """Send the last message of every cached tag whose first frame *prefix* matches."""
+        separator, twoFrames = self.topicSep, self.multipartFraming
+        for tag, message in list(self._lastValues.items()):
+            frame = tag if twoFrames else tag + separator + message
+            if not frame.startswith(prefix):  # as ZeroMQ matches: on the first frame
+                continue
+            try:
+                if twoFrames:
+                    _send(self._socket, tag, _SNDMORE)
+                    _send(self._socket, message, _NOBLOCK)
+                else:
+                    _send(self._socket, frame, _NOBLOCK)
+            except zmq.ZMQError as error:  # as a publish would, at the high-water mark
+                _log.debug("last value for {tag!r} not replayed: {error}", tag=tag, error=error)
 
     def _notify(self, prefix: bytes, subscribed: bool) -> None:
         for observer in list(self._observers):
