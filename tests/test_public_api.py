@@ -29,6 +29,7 @@ CONTRACT = {
     "PublisherService": txzpub._service.PublisherService,
     "SubscriberService": txzpub._service.SubscriberService,
     "SubscriberTimeout": _publisher.SubscriberTimeout,
+    "PublishQueueFull": _publisher.PublishQueueFull,
 }
 
 
@@ -81,7 +82,7 @@ ALLOWED_PUBLIC = {
     "shutdown", "fileno", "messageReceived", "factory", "socket", "endpoints", "identity",
     "publish", "subscribe", "unsubscribe", "gotMessage",
     # txzpub's additions
-    "next", "readBatchSize", "lastValueCache", "maxQueued", "overflowPolicy", "multipartFraming",
+    "next", "readBatchSize", "lastValueCache", "noDrop", "maxPending", "publishLossless", "maxQueued", "overflowPolicy", "multipartFraming",
     "whenConnected", "events", "monitored",
     "subscriptions", "waitForSubscribers", "onSubscription",
 }  # fmt: skip

@@ -23,6 +23,7 @@ from ._legacy import ZmqSubConnection as ZmqSubConnection
 from ._monitor import ConnectionEvent as ConnectionEvent
 from ._monitor import ConnectionEventKind as ConnectionEventKind
 from ._monitor import ConnectionEvents as ConnectionEvents
+from ._publisher import PublishQueueFull as PublishQueueFull
 from ._publisher import SubscriberTimeout as SubscriberTimeout
 from ._publisher import ZmqPubConnection as ZmqPubConnection
 from ._subscription import Subscription as Subscription
@@ -37,6 +38,7 @@ __all__ = [
     "EndpointError",
     "Message",
     "OverflowPolicy",
+    "PublishQueueFull",
     "PublisherService",
     "QueueStatistics",
     "SubscriberService",

@@ -31,6 +31,7 @@ publish, no more.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -46,7 +47,7 @@ from ._core._message import asBytes
 from ._errors import ConnectionClosed, TxzpubError
 from ._factory import ZmqFactory
 
-__all__ = ["SubscriberTimeout", "ZmqPubConnection"]
+__all__ = ["PublishQueueFull", "SubscriberTimeout", "ZmqPubConnection"]
 
 _log = Logger()
 
@@ -65,6 +66,16 @@ class SubscriberTimeout(TxzpubError, TimeoutError):
     subscriptions matching *tag* had reached the publisher after *timeout*
     seconds. Check that the subscribers connect to the right address and
     subscribe to a prefix of the tag.
+
+    .. versionadded:: 0.2.0
+    """
+
+
+class PublishQueueFull(TxzpubError):
+    """
+    publishLossless() could not even queue the message: ``maxPending`` messages
+    already wait for slow subscribers. Wait for earlier publishLossless()
+    Deferreds before publishing more, or raise ``maxPending``.
 
     .. versionadded:: 0.2.0
     """
@@ -118,6 +129,13 @@ class ZmqPubConnection(ZmqConnection):
     #: subscribers of those tags receive the repeat too; the cache holds one
     #: message per distinct tag ever published. ``.. versionadded:: 0.2.0``
     lastValueCache = False
+    #: Set XPUB_NODROP: at a peer's high-water mark a send fails instead of
+    #: dropping, so publishLossless() can wait. publish() then raises zmq.Again
+    #: at the high-water mark. ``.. versionadded:: 0.2.0``
+    noDrop = False
+    #: Most messages publishLossless() holds while peers are at their
+    #: high-water mark; beyond it, it fails with PublishQueueFull.
+    maxPending = 10_000
     #: XPUB receives its peers' subscriptions, but its reader starts lazily (_listen).
     _receives = False
 
@@ -134,11 +152,16 @@ class ZmqPubConnection(ZmqConnection):
         *,
         multipartFraming: bool | None = None,
         lastValueCache: bool | None = None,
+        noDrop: bool | None = None,
     ) -> None:
         if multipartFraming is not None:
             self.multipartFraming = bool(multipartFraming)
         if lastValueCache is not None:
             self.lastValueCache = bool(lastValueCache)
+        if noDrop is not None:
+            self.noDrop = bool(noDrop)
+        # publishLossless() messages waiting for the high-water mark to clear.
+        self._pending: deque[tuple[list[bytes], Deferred[None]]] = deque()
         # tag -> the last message published with it (only with lastValueCache).
         self._lastValues: dict[bytes, bytes] = {}
         self._counts: dict[bytes, int] = {}
@@ -153,6 +176,8 @@ class ZmqPubConnection(ZmqConnection):
     def _configure(self, socket: zmq.Socket[bytes]) -> None:
         super()._configure(socket)
         # Before any endpoint is attached, so no subscription goes unseen.
+        if self.noDrop:
+            socket.set(zmq.XPUB_NODROP, 1)
         try:
             socket.set(zmq.XPUB_VERBOSER, 1)
         except (AttributeError, zmq.ZMQError):  # pragma: no cover - libzmq < 4.3
@@ -187,6 +212,49 @@ class ZmqPubConnection(ZmqConnection):
             self._lastValues[tag] = message
         if not self._recheckPending:
             self._recheckAfterSend()
+
+    def publishLossless(self, message: bytes | str, tag: bytes | str = b"") -> Deferred[None]:
+        """
+        Publish without ever dropping: fire once the message is handed to ZeroMQ.
+
+        Needs ``noDrop=True``. While any subscriber is at its high-water mark the
+        message waits in a local queue of at most ``maxPending`` messages (they
+        leave in order as subscribers catch up); wait for the Deferred before
+        publishing more to apply that backpressure upstream. Fails with
+        PublishQueueFull when the queue is full, and with ConnectionClosed if
+        the connection shuts down first. Do not mix it with publish(), which
+        would overtake messages still queued here.
+
+        .. versionadded:: 0.2.0
+        """
+        if not self.noDrop:
+            msg = "publishLossless() needs a publisher created with noDrop=True"
+            raise ValueError(msg)
+        message = asBytes(message, "message")
+        tag = asBytes(tag, "tag")
+        if self.multipartFraming:
+            frames = [tag, message]
+        else:
+            if not fitsOneFrame(tag, self.topicSep):
+                self._refuseTag(tag)
+            frames = [tag + self.topicSep + message]
+        if self._closed:
+            return fail(ConnectionClosed())
+        if not self._pending and self._sendFrames(frames):
+            return succeed(None)
+        if len(self._pending) >= self.maxPending:
+            msg = (
+                f"{len(self._pending)} messages already wait for slow subscribers "
+                f"(maxPending={self.maxPending}); wait for earlier publishLossless() "
+                "Deferreds before publishing more"
+            )
+            return fail(PublishQueueFull(msg))
+        sent: Deferred[None] = Deferred()
+        self._pending.append((frames, sent))
+        self._listen()
+        self._reader.onWritable = self._sendPending
+        self._reader.kick()
+        return sent
 
     # -- subscriber awareness (txzpub's addition) -----------------------------------
 
@@ -252,6 +320,27 @@ class ZmqPubConnection(ZmqConnection):
         return unregister
 
     # -- internals ---------------------------------------------------------------------
+
+    def _sendFrames(self, frames: list[bytes]) -> bool:
+        """Send one message without blocking; False when a peer is at its high-water mark."""
+        try:
+            for frame in frames[:-1]:
+                _send(self._socket, frame, _SNDMORE)
+            _send(self._socket, frames[-1], _NOBLOCK)
+        except zmq.Again:
+            return False
+        return True
+
+    def _sendPending(self) -> None:
+        """The reader saw POLLOUT: send what publishLossless() queued, in order."""
+        pending = self._pending
+        while pending:
+            frames, sent = pending[0]
+            if not self._sendFrames(frames):
+                return  # still full: the FD fires again when the peer catches up
+            pending.popleft()
+            sent.callback(None)
+        self._reader.onWritable = None
 
     def _refuseTag(self, tag: bytes) -> None:
         msg = (
@@ -366,6 +455,9 @@ class ZmqPubConnection(ZmqConnection):
             waiter.deferred.errback(SubscriberTimeout(msg))
 
     def _connectionClosed(self) -> None:
+        pending, self._pending = self._pending, deque()
+        for _, sent in pending:
+            sent.errback(ConnectionClosed())
         waiters, self._waiters = self._waiters, []
         self._observers.clear()
         self._counts.clear()

@@ -32,6 +32,9 @@ rules (as in pyzmq's own event-loop shims) are:
    runs: a raising consumer never stops the reader.
 5. pause() stops reading (the socket's queue then fills and ZeroMQ's
    high-water marks apply); resume() restarts it.
+6. An owner with sends held back by a high-water mark sets ``onWritable``;
+   each turn then starts with one ZMQ_EVENTS read, and calls it when POLLOUT
+   is set. The FD fires when the peer drains the pipe (the same edge rules).
 
 The reactor is a parameter; nothing here reaches for the global one.
 """
@@ -71,6 +74,7 @@ DEFAULT_TIME_BUDGET = 0.005
 _NOBLOCK = zmq.NOBLOCK
 _EVENTS = zmq.EVENTS
 _POLLIN = zmq.POLLIN
+_POLLOUT = zmq.POLLOUT
 _COPY = False  # recv's copy flag: receive Frames (see rule 1)
 #: Reads per turn that are preceded by a ZMQ_EVENTS check (rule 1).
 GUARDED_READS = 8
@@ -121,6 +125,8 @@ class SocketReader:
         self._scheduled: Any = None  # an IDelayedCall
         self._registered = False
         self._paused = False
+        #: Called at the start of a turn when the socket is writable (rule 6).
+        self.onWritable: Callable[[], object] | None = None
 
     # -- IReadDescriptor -------------------------------------------------------
 
@@ -192,10 +198,12 @@ class SocketReader:
         if scheduled is not None and scheduled.active():
             scheduled.cancel()
 
-    def _drain(self) -> None:  # noqa: C901 - the hot loop, inlined on purpose
+    def _drain(self) -> None:  # noqa: C901, PLR0912 - the hot loop, inlined on purpose
         self._cancelScheduled()
         socket = self._socket
         if socket is None or self._paused:
+            return
+        if self.onWritable is not None and not self._serveWriter(socket):
             return
         batch: list[list[bytes]] = []
         append = batch.append
@@ -235,6 +243,15 @@ class SocketReader:
             self.kick()  # a full batch: more is likely waiting
         else:
             self._rearm()  # EAGAIN mid-flood: EVENTS re-arms the edge
+
+    def _serveWriter(self, socket: ReadableSocket) -> bool:
+        """Rule 6; False when the writer closed the socket."""
+        if socket.get(_EVENTS) & _POLLOUT and self.onWritable is not None:
+            try:
+                self.onWritable()
+            except Exception:  # noqa: BLE001 - rule 4 holds for writers too
+                _log.failure("A writer raised; reading continues")
+        return self._socket is not None
 
     def _adapt(self, elapsed: float) -> None:
         """Rule 2's time budget: halve the batch after a slow one, regrow after fast ones."""
