@@ -90,7 +90,8 @@ class ZmqConnection:
     #: is attached, so whenConnected() and events() miss nothing. False (the
     #: default) starts it on the first whenConnected() or events() call.
     monitored = False
-    #: False for socket types that never receive (PUB): they get no reader.
+    #: False: the constructor does not start the reader (the publisher starts
+    #: its own on first use, to read subscriptions).
     _receives = True
 
     def __init__(
