@@ -396,6 +396,12 @@ ODD_SHAPES = [
 ]
 
 
+def sendOddShapes(rawPublisher: zmq.Socket[Any]) -> None:
+    for frames, _ in ODD_SHAPES:
+        rawPublisher.send_multipart(frames)
+    rawPublisher.send(b"done\0ok")  # a normal message last: the subscriber still works
+
+
 @pytest_twisted.ensureDeferred
 async def test_rawPublisherOddShapesToNext(
     factory: ZmqFactory, rawPublisher: zmq.Socket[Any]
@@ -404,9 +410,7 @@ async def test_rawPublisherOddShapesToNext(
     subscriber.subscribe(b"")
     await rawReaches(rawPublisher, subscriber)
 
-    for frames, _ in ODD_SHAPES:
-        rawPublisher.send_multipart(frames)
-    rawPublisher.send(b"done\0ok")  # a normal message last: the subscriber still works
+    sendOddShapes(rawPublisher)
 
     received = []
     while not received or received[-1] != Message(b"done", b"ok"):
@@ -424,9 +428,7 @@ async def test_rawPublisherOddShapesToGotMessage(
     subscriber.subscribe(b"")
     await rawReaches(rawPublisher, subscriber)
 
-    for frames, _ in ODD_SHAPES:
-        rawPublisher.send_multipart(frames)
-    rawPublisher.send(b"done\0ok")
+    sendOddShapes(rawPublisher)
     got = await subscriber.inbox.endsWith(b"ok")
 
     expected = [(message.body, message.tag) for _, message in ODD_SHAPES]

@@ -124,6 +124,35 @@ class Run:
         return out
 
 
+def legacyGotMessage(run: Run) -> Callable[..., None]:
+    """
+    The gotMessage(self, message, tag) of every txZMQ-style subscriber in the
+    benchmark (txzpub's and txZMQ's): one function, so both do the same work.
+    """
+    lat = run.lat
+    clock = time.monotonic_ns
+    fromBytes = int.from_bytes
+    if run.latency:
+
+        def timing(self, message: bytes, tag: bytes) -> None:
+            if message:
+                lat.append(clock() - fromBytes(message[:8], "little"))
+            else:
+                run.end(tag, 0)
+
+        return timing
+
+    def counting(self, message: bytes, tag: bytes) -> None:
+        if message:
+            self.n += 1
+            if self.n == 1:
+                run.markFirst()
+        else:
+            run.end(tag, 0)
+
+    return counting
+
+
 def drive(run: Run, setup: Callable[[], None]) -> None:
     """Run *setup*, the reactor (with a deadline) and report; never returns."""
     reactor = run.reactor

@@ -7,11 +7,10 @@ txZMQ has no queue of its own, so a stalled consumer leaves messages in libzmq).
 
 from __future__ import annotations
 
-import time
 import warnings
 
 from bench._common import MemoryProbe, finish
-from bench.impls._twisted import Run, blockUntilSettled, ctlSocket, main
+from bench.impls._twisted import Run, blockUntilSettled, ctlSocket, legacyGotMessage, main
 
 
 def build(run: Run):
@@ -19,10 +18,6 @@ def build(run: Run):
     import txzmq
 
     cfg = run.cfg
-    latency = run.latency
-    lat = run.lat
-    clock = time.monotonic_ns
-    fromBytes = int.from_bytes
 
     class Factory(txzmq.ZmqFactory):
         reactor = run.reactor
@@ -50,24 +45,7 @@ def build(run: Run):
 
     class Sub(txzmq.ZmqSubConnection):
         n = 0
-
-        if latency:
-
-            def gotMessage(self, message, tag):
-                if message:
-                    lat.append(clock() - fromBytes(message[:8], "little"))
-                else:
-                    run.end(tag, 0)
-
-        else:
-
-            def gotMessage(self, message, tag):
-                if message:
-                    self.n += 1
-                    if self.n == 1:
-                        run.markFirst()
-                else:
-                    run.end(tag, 0)
+        gotMessage = legacyGotMessage(run)
 
     if cfg.get("hwm") is not None:
         Sub.highWaterMark = int(cfg["hwm"])

@@ -21,7 +21,7 @@ import time
 import zmq
 
 from bench._common import MemoryProbe, finish
-from bench.impls._twisted import Run, blockUntilSettled, ctlSocket, main
+from bench.impls._twisted import Run, blockUntilSettled, ctlSocket, legacyGotMessage, main
 
 
 def build(run: Run):
@@ -149,31 +149,9 @@ def build(run: Run):
 
 
 def legacy(run, txzpub, factory, endpoint, attrs):
-    latency = run.latency
-    lat = run.lat
-    clock = time.monotonic_ns
-    fromBytes = int.from_bytes
-
     class Legacy(txzpub.ZmqSubConnection):
         n = 0
-
-        if latency:
-
-            def gotMessage(self, message, tag):
-                if message:
-                    lat.append(clock() - fromBytes(message[:8], "little"))
-                else:
-                    run.end(tag, 0)
-
-        else:
-
-            def gotMessage(self, message, tag):
-                if message:
-                    self.n += 1
-                    if self.n == 1:
-                        run.markFirst()
-                else:
-                    run.end(tag, 0)
+        gotMessage = legacyGotMessage(run)
 
     for name, value in attrs.items():
         setattr(Legacy, name, value)
