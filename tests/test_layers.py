@@ -31,6 +31,8 @@ LAYERS = {
     "txzpub": 5,
     "txzpub._cli": 6,
     "txzpub._monitor": 2,
+    "txzpub._security": 2,
+    "txzpub._authenticator": 2,
     "txzpub._service": 5,
     "txzpub.__main__": 6,
 }

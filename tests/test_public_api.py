@@ -30,6 +30,11 @@ CONTRACT = {
     "SubscriberService": txzpub._service.SubscriberService,
     "SubscriberTimeout": _publisher.SubscriberTimeout,
     "PublishQueueFull": _publisher.PublishQueueFull,
+    "SecurityError": _errors.SecurityError,
+    "CurveKeyPair": txzpub._security.CurveKeyPair,
+    "CurveServer": txzpub._security.CurveServer,
+    "CurveClient": txzpub._security.CurveClient,
+    "loadPublicKey": txzpub._security.loadPublicKey,
 }
 
 
@@ -50,9 +55,15 @@ def test_publicClassesClaimTheirPublicModule() -> None:
 
 
 def test_errorsShareABase() -> None:
-    for error in (txzpub.ConnectionClosed, txzpub.SubscriptionClosed, txzpub.EndpointError):
+    for error in (
+        txzpub.ConnectionClosed,
+        txzpub.SubscriptionClosed,
+        txzpub.EndpointError,
+        txzpub.SecurityError,
+    ):
         assert issubclass(error, txzpub.TxzpubError)
     assert issubclass(txzpub.EndpointError, ValueError)
+    assert issubclass(txzpub.SecurityError, ValueError)
 
 
 EVERYDAY_NAMES = {
@@ -83,7 +94,7 @@ ALLOWED_PUBLIC = {
     "publish", "subscribe", "unsubscribe", "gotMessage",
     # txzpub's additions
     "next", "readBatchSize", "lastValueCache", "noDrop", "maxPending", "publishLossless", "maxQueued", "overflowPolicy", "multipartFraming",
-    "whenConnected", "events", "monitored",
+    "whenConnected", "events", "monitored", "maxMessageSize", "security",
     "subscriptions", "waitForSubscribers", "onSubscription",
 }  # fmt: skip
 

@@ -16,6 +16,7 @@ from ._core._endpoint import ZmqEndpointType as ZmqEndpointType
 from ._core._message import Message as Message
 from ._errors import ConnectionClosed as ConnectionClosed
 from ._errors import EndpointError as EndpointError
+from ._errors import SecurityError as SecurityError
 from ._errors import SubscriptionClosed as SubscriptionClosed
 from ._errors import TxzpubError as TxzpubError
 from ._factory import ZmqFactory as ZmqFactory
@@ -26,6 +27,10 @@ from ._monitor import ConnectionEvents as ConnectionEvents
 from ._publisher import PublishQueueFull as PublishQueueFull
 from ._publisher import SubscriberTimeout as SubscriberTimeout
 from ._publisher import ZmqPubConnection as ZmqPubConnection
+from ._security import CurveClient as CurveClient
+from ._security import CurveKeyPair as CurveKeyPair
+from ._security import CurveServer as CurveServer
+from ._security import loadPublicKey as loadPublicKey
 from ._subscription import Subscription as Subscription
 from ._version import __version__ as __version__
 
@@ -35,12 +40,16 @@ __all__ = [
     "ConnectionEvent",
     "ConnectionEventKind",
     "ConnectionEvents",
+    "CurveClient",
+    "CurveKeyPair",
+    "CurveServer",
     "EndpointError",
     "Message",
     "OverflowPolicy",
     "PublishQueueFull",
     "PublisherService",
     "QueueStatistics",
+    "SecurityError",
     "SubscriberService",
     "SubscriberTimeout",
     "Subscription",
@@ -53,6 +62,7 @@ __all__ = [
     "ZmqPubConnection",
     "ZmqSubConnection",
     "__version__",
+    "loadPublicKey",
 ]
 
 # Last: the services are written against the public API above.

@@ -27,6 +27,7 @@ from ._errors import ConnectionClosed, EndpointError
 from ._factory import ZmqFactory
 from ._monitor import DEFAULT_MAX_EVENTS, ConnectionEvent, ConnectionEvents, ConnectionMonitor
 from ._reader import DEFAULT_BATCH_SIZE, SocketReader
+from ._security import CurveClient, CurveServer, Security, requireCurve
 
 __all__ = ["ZmqConnection"]
 
@@ -56,6 +57,23 @@ def _attach(socket: zmq.Socket[bytes], endpoint: ZmqEndpoint) -> None:
         reason = zmq.strerror(error.errno) if error.errno else str(error)
         msg = f"cannot {endpoint.type} to {endpoint.address!r}: {reason} ({hint})"
         raise EndpointError(msg) from error
+
+
+def _checkMaxMessageSize(size: object) -> None:
+    if size is not None and (type(size) is not int or size < 1):
+        msg = f"maxMessageSize must be a positive number of bytes or None (no limit), not {size!r}"
+        raise ValueError(msg)
+
+
+def _checkSecurity(security: object) -> None:
+    if security is None:
+        return
+    if not isinstance(security, (CurveServer, CurveClient)):
+        msg = (
+            f"security must be a CurveServer, a CurveClient or None, not {type(security).__name__}"
+        )
+        raise TypeError(msg)
+    requireCurve()
 
 
 class ZmqConnection:
@@ -90,12 +108,25 @@ class ZmqConnection:
     #: is attached, so whenConnected() and events() miss nothing. False (the
     #: default) starts it on the first whenConnected() or events() call.
     monitored = False
+    #: Largest inbound message part, in bytes, that a peer may send
+    #: (ZMQ_MAXMSGSIZE); libzmq drops the connection of a peer that sends a
+    #: bigger one (it reconnects). None: no limit, libzmq's default.
+    maxMessageSize: int | None = None
+    #: CURVE encryption and authentication: a CurveServer or CurveClient, or
+    #: None for none (ZeroMQ's NULL mechanism).
+    security: Security | None = None
     #: False: the constructor does not start the reader (the publisher starts
     #: its own on first use, to read subscriptions).
     _receives = True
 
     def __init__(
-        self, factory: ZmqFactory, endpoint: ZmqEndpoint | None = None, identity: Any = None
+        self,
+        factory: ZmqFactory,
+        endpoint: ZmqEndpoint | None = None,
+        identity: Any = None,
+        *,
+        maxMessageSize: int | None = None,
+        security: Security | None = None,
     ) -> None:
         if not isinstance(factory, ZmqFactory):
             msg = (
@@ -116,15 +147,18 @@ class ZmqConnection:
             msg = f"topicSep must be non-empty bytes, not {separator!r}"
             raise TypeError(msg)
         endpoints = [checkEndpoint(endpoint)] if endpoint else []
+        self._takeOptions(maxMessageSize, security)
         self._factory = factory
         self._identity = None if identity is None else asBytes(identity, "identity")
         self._closed = False
         self._endpoints: list[ZmqEndpoint] = []
         self._lifecycle: ConnectionMonitor | None = None
+        self._zapDomain: bytes | None = None
         socket: zmq.Socket[bytes] = factory.context.socket(self.socketType)
         try:
             self._configure(socket)
-            if self.monitored:
+            # Secured connections are always monitored: refused handshakes get logged.
+            if self.monitored or self.security is not None:
                 self._lifecycle = ConnectionMonitor(socket, factory.reactor, self)
             for each in endpoints:
                 _attach(socket, each)
@@ -132,6 +166,7 @@ class ZmqConnection:
         except BaseException:
             if self._lifecycle is not None:
                 self._lifecycle.stop()
+            self._releaseDomain()
             socket.close(linger=0)
             raise
         self._socket = socket
@@ -142,6 +177,15 @@ class ZmqConnection:
         factory.connections.add(self)
         if self._receives:
             self._reader.start()
+
+    def _takeOptions(self, maxMessageSize: int | None, security: Security | None) -> None:
+        """Keyword options override the class attributes; both are checked."""
+        if maxMessageSize is not None:
+            self.maxMessageSize = maxMessageSize
+        _checkMaxMessageSize(self.maxMessageSize)
+        if security is not None:
+            self.security = security
+        _checkSecurity(self.security)
 
     def _configure(self, socket: zmq.Socket[bytes]) -> None:
         socket.set(zmq.LINGER, self._factory.lingerPeriod)
@@ -158,6 +202,25 @@ class ZmqConnection:
             socket.set(zmq.RECONNECT_IVL_MAX, self.reconnectIntervalMax)
         if self._identity is not None:
             socket.set(zmq.IDENTITY, self._identity)
+        if self.maxMessageSize is not None:
+            socket.set(zmq.MAXMSGSIZE, self.maxMessageSize)
+        security = self.security
+        if isinstance(security, CurveServer):
+            socket.set(zmq.CURVE_SERVER, 1)
+            socket.set(zmq.CURVE_SECRETKEY, security.keys.secretKey)
+            handler = self._factory._zapHandler()  # noqa: SLF001
+            self._zapDomain = handler.register(security.policy, self)
+            socket.set(zmq.ZAP_DOMAIN, self._zapDomain)
+        elif isinstance(security, CurveClient):
+            socket.set(zmq.CURVE_SERVERKEY, security.serverKey)
+            socket.set(zmq.CURVE_PUBLICKEY, security.keys.publicKey)
+            socket.set(zmq.CURVE_SECRETKEY, security.keys.secretKey)
+
+    def _releaseDomain(self) -> None:
+        domain, self._zapDomain = self._zapDomain, None
+        zap = self._factory._zap  # noqa: SLF001
+        if domain is not None and zap is not None:
+            zap.unregister(domain)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._factory!r}, {self._endpoints!r})"
@@ -243,6 +306,7 @@ class ZmqConnection:
             self._lifecycle.stop()
         self._connectionClosed()
         self._socket.close()
+        self._releaseDomain()
         self._factory.connections.discard(self)
 
     def fileno(self) -> int:

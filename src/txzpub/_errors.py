@@ -11,6 +11,7 @@ from __future__ import annotations
 __all__ = [
     "ConnectionClosed",
     "EndpointError",
+    "SecurityError",
     "SubscriptionClosed",
     "TxzpubError",
 ]
@@ -46,4 +47,15 @@ class EndpointError(TxzpubError, ValueError):
     address, or a bind that the operating system refused (address in use).
 
     It is a ValueError, so code that validates input the usual way catches it.
+    """
+
+
+class SecurityError(TxzpubError, ValueError):
+    """
+    Security settings that cannot work: a malformed CURVE key or certificate,
+    a secret key where only a public one was given (or the reverse), a libzmq
+    built without CURVE, or a second ZAP handler in one ZeroMQ context.
+
+    It is a ValueError, so code that validates input the usual way catches it.
+    The message never contains a key.
     """

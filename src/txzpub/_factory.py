@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 import zmq
 
+from ._authenticator import ZapHandler
+from ._errors import ConnectionClosed
+
 if TYPE_CHECKING:
     from ._connection import ZmqConnection
 
@@ -50,6 +53,7 @@ class ZmqFactory:
         #: The zmq.Context; None once the factory is shut down.
         self.context: zmq.Context[zmq.Socket[bytes]] | None = zmq.Context(self.ioThreads)
         self._trigger: object = None
+        self._zap: ZapHandler | None = None
 
     def __repr__(self) -> str:
         return "ZmqFactory()"
@@ -73,6 +77,9 @@ class ZmqFactory:
         for connection in list(self.connections):
             connection.shutdown()
         self.connections.clear()
+        if self._zap is not None:
+            self._zap.stop()
+            self._zap = None
         self.context = None
         # destroy(), not term(): a socket the application made from this
         # context and forgot to close must not hang the shutdown.
@@ -81,6 +88,15 @@ class ZmqFactory:
         if trigger is not None:
             with suppress(ValueError, KeyError):  # the trigger is running right now
                 self.reactor.removeSystemEventTrigger(trigger)
+
+    def _zapHandler(self) -> ZapHandler:
+        """This context's ZAP handler (started on first use, by the first CURVE server)."""
+        if self.context is None:
+            msg = "the factory was shut down; create a new ZmqFactory"
+            raise ConnectionClosed(msg)
+        if self._zap is None:
+            self._zap = ZapHandler(self.context, self.reactor)
+        return self._zap
 
     def registerForShutdown(self) -> None:
         """Shut this factory down when the reactor shuts down (recommended)."""

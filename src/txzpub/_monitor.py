@@ -97,6 +97,23 @@ _KINDS: dict[int, ConnectionEventKind] = {
 }
 
 
+# Why a handshake failed, for the log (libzmq's ZMQ_PROTOCOL_ERROR_* and ZAP statuses).
+_HANDSHAKE_REASONS = {
+    zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH: "the peer uses another security mechanism "
+    "(CURVE on one side only?)",
+    zmq.PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC: "CURVE decryption failed (wrong server key?)",
+    zmq.PROTOCOL_ERROR_ZMTP_KEY_EXCHANGE: "CURVE key exchange failed (wrong server key?)",
+    300: "the authenticator asked the peer to retry later",
+    400: "the authenticator refused the peer's credentials",
+    500: "the authenticator failed",
+}
+
+
+def handshakeReason(value: int) -> str:
+    """A readable reason for a HANDSHAKE_FAILED event's *value*."""
+    return _HANDSHAKE_REASONS.get(value, f"code {value:#x}")
+
+
 @attrs.frozen
 class ConnectionEvent:
     """
@@ -305,10 +322,10 @@ class ConnectionMonitor:
             )
         elif kind is ConnectionEventKind.HANDSHAKE_FAILED:
             _log.warn(
-                "{connection!r}: handshake with a peer at {endpoint} failed (code {value})",
+                "{connection!r}: handshake with a peer at {endpoint} failed: {reason}",
                 connection=self._owner,
                 endpoint=event.endpoint,
-                value=event.value,
+                reason=handshakeReason(event.value),
                 connectionEvent=event,
             )
         for stream in list(self._streams):

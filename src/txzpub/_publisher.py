@@ -46,6 +46,7 @@ from ._core._framing import fitsOneFrame
 from ._core._message import asBytes
 from ._errors import ConnectionClosed, TxzpubError
 from ._factory import ZmqFactory
+from ._security import Security
 
 __all__ = ["PublishQueueFull", "SubscriberTimeout", "ZmqPubConnection"]
 
@@ -150,6 +151,8 @@ class ZmqPubConnection(ZmqConnection):
         endpoint: ZmqEndpoint | None = None,
         identity: Any = None,
         *,
+        maxMessageSize: int | None = None,
+        security: Security | None = None,
         multipartFraming: bool | None = None,
         lastValueCache: bool | None = None,
         noDrop: bool | None = None,
@@ -171,7 +174,9 @@ class ZmqPubConnection(ZmqConnection):
         self._exactUnsubscribes = True
         self._recheckPending = False
         self._listening = False
-        super().__init__(factory, endpoint, identity)
+        super().__init__(
+            factory, endpoint, identity, maxMessageSize=maxMessageSize, security=security
+        )
 
     def _configure(self, socket: zmq.Socket[bytes]) -> None:
         super()._configure(socket)

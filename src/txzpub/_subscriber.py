@@ -30,6 +30,7 @@ from ._core._message import Message, asBytes, trustedMessage
 from ._core._routing import TopicRouter
 from ._errors import ConnectionClosed, SubscriptionClosed
 from ._factory import ZmqFactory
+from ._security import Security
 from ._subscription import Subscription
 
 __all__ = ["Subscriber"]
@@ -52,6 +53,8 @@ class Subscriber(ZmqConnection):
         endpoint: ZmqEndpoint | None = None,
         identity: Any = None,
         *,
+        maxMessageSize: int | None = None,
+        security: Security | None = None,
         maxQueued: int | None = None,
         overflow: OverflowPolicy | str | None = None,
     ) -> None:
@@ -64,7 +67,9 @@ class Subscriber(ZmqConnection):
         self._prefixesWithSeparator = 0
         # Subscriptions with a nextBatch() waiting, to serve when the batch ends.
         self._toFlush: list[Subscription] = []
-        super().__init__(factory, endpoint, identity)
+        super().__init__(
+            factory, endpoint, identity, maxMessageSize=maxMessageSize, security=security
+        )
 
     def subscribe(self, tag: bytes | str) -> Subscription:
         """
