@@ -41,6 +41,7 @@ TESTED = {
     "json_data.py",
     "slow_joiner.py",
     "last_value.py",
+    "secure.py",
     "legacy/publisher.py",
     "legacy/topic_subscribers.py",
     "legacy/smart_subscriber.py",
@@ -246,6 +247,27 @@ def test_last_value() -> None:
         "published 3 prices and the weather before anybody listened",
         "late subscriber: prices.AAPL is 151.00",
         "late subscriber: prices.GOOGL is 2800.50",
+    ], lines
+
+
+def test_secure() -> None:
+    """Held to strict warnings; its stderr is the refusal, logged at warn level."""
+    result = subprocess.run(  # noqa: S603 - our own example, run by our own interpreter
+        command("secure.py", strict=True),
+        env=exampleEnvironment(),
+        capture_output=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    stdout, stderr = result.stdout.decode(), result.stderr.decode()
+    checkEnded("secure.py", result.returncode, stdout, stderr, strict=False)
+    assert "refused the client at 127.0.0.1" in stderr
+    assert all("#warn]" in line for line in stderr.splitlines()), stderr
+    lines = stdout.splitlines()
+    assert lines == [
+        "mallory was refused: her subscription never reaches the publisher",
+        "alice received: meet at noon",
+        "subscriptions at the publisher: {b'plans': 1}",
     ], lines
 
 
