@@ -173,6 +173,7 @@ class ZmqPubConnection(ZmqConnection):
         self._observers: list[Callable[[bytes, bool], object]] = []
         self._exactUnsubscribes = True
         self._recheckPending = False
+        self._recheckCall: Any = None  # the IDelayedCall of _recheckAfterSend
         self._listening = False
         super().__init__(
             factory, endpoint, identity, maxMessageSize=maxMessageSize, security=security
@@ -356,10 +357,11 @@ class ZmqPubConnection(ZmqConnection):
 
     def _recheckAfterSend(self) -> None:
         self._recheckPending = True
-        self._factory.reactor.callLater(0, self._recheck)
+        self._recheckCall = self._factory.reactor.callLater(0, self._recheck)
 
     def _recheck(self) -> None:
         self._recheckPending = False
+        self._recheckCall = None
         if not self._listening:
             self._listen()
         elif not self._closed:
@@ -460,6 +462,9 @@ class ZmqPubConnection(ZmqConnection):
             waiter.deferred.errback(SubscriberTimeout(msg))
 
     def _connectionClosed(self) -> None:
+        recheck, self._recheckCall = self._recheckCall, None
+        if recheck is not None and recheck.active():
+            recheck.cancel()
         pending, self._pending = self._pending, deque()
         for _, sent in pending:
             sent.errback(ConnectionClosed())
