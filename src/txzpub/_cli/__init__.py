@@ -1,17 +1,26 @@
 """
 The ``txzpub`` command line (also ``python -m txzpub``).
 
-    txzpub sub ENDPOINT [-t TOPIC]... [--json] [--count N] [--timeout S]
-    txzpub pub ENDPOINT [-t TOPIC] [--multipart] [--rate R] [--wait-subscribers N] [-m MSG]...
+    txzpub sub ENDPOINT [-t TOPIC]... [--json] [--count N] [--timeout S] [CURVE]
+    txzpub pub ENDPOINT [-t TOPIC] [--multipart] [--rate R] [--wait-subscribers N]
+               [-m MSG]... [CURVE]
     txzpub proxy --xsub ENDPOINT --xpub ENDPOINT [--capture ENDPOINT] [--stats SECONDS]
+                 [CURVE]
+    txzpub keygen NAME [--directory DIR] [--force]
     txzpub demo [--seconds S]
     txzpub bench [--messages N] [--size B] [--transport inproc|ipc|tcp]
+
+CURVE (see _security): --curve-server-key KEY, --curve-client-key PATH,
+--allow-key KEY..., --allow-any-key, --allow-ip/--deny-ip ADDR[/BITS]...,
+--max-message-size BYTES.
 
 Data goes to stdout, progress and errors to stderr. Exit status: 0 on success
 and after Ctrl-C or SIGTERM (pub, sub, proxy); 1 when ``sub --timeout`` ended
 short; 2 for bad input (one line on stderr, never a traceback); 128 + the
 signal's number for demo and bench cut short; 70 for a bug. Built on the public
-txzpub API only; each subcommand lives in its own module.
+txzpub API, but for key fingerprints and the proxy's raw sockets (which use the
+library's ZAP handler and socket monitor); each subcommand lives in its own
+module.
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ from typing import NoReturn
 
 from txzpub import __version__
 
-from . import _bench, _demo, _proxy, _pub, _sub
+from . import _bench, _demo, _keygen, _proxy, _pub, _sub
 from ._common import EXIT_OK, EXIT_USAGE
 from ._runner import Interrupted, exitEarlyOnSignals, runCommand
 
@@ -49,6 +58,11 @@ COMMANDS: dict[str, tuple[ModuleType, str, Callable[[int], int]]] = {
         "forward from publishers to subscribers (libzmq's XSUB/XPUB proxy)",
         _keepsRunning,
     ),
+    "keygen": (
+        _keygen,
+        "make a CURVE key pair: NAME.key (public) and NAME.key_secret (secret)",
+        _wasCut,
+    ),
     "demo": (
         _demo,
         "a publisher and three subscribers in one process, for a few seconds",
@@ -69,7 +83,9 @@ def parser() -> Parser:
     made = Parser(
         prog="txzpub",
         description="Deferred-first ZeroMQ publish/subscribe for Twisted, at the command line.",
-        epilog="Endpoints: tcp://HOST:PORT, ipc:///PATH; a leading @ binds, > connects.",
+        epilog="Endpoints: tcp://HOST:PORT, ipc:///PATH; a leading @ binds, > connects. "
+        "CURVE: `txzpub keygen NAME` makes a key pair; see --curve-server-key in "
+        "`txzpub pub --help`.",
     )
     made.add_argument("--version", action="version", version=f"txzpub {__version__}")
     commands = made.add_subparsers(dest="command", metavar="COMMAND", required=True)

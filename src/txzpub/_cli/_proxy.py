@@ -8,6 +8,16 @@ Publishers connect to the XSUB side, subscribers to the XPUB side, and
 subscriptions travel upstream. The XPUB side is verbose (every subscriber's
 subscription is passed on, not only the first per topic), so a publisher's
 ``--wait-subscribers`` counts subscribers through the proxy too.
+
+With ``--curve-server-key`` both sides (and the --capture socket, which would
+otherwise hand out everything in clear) are CURVE servers with one key pair and
+one policy: publishers and subscribers alike are clients that --allow-key
+admits. Their ZAP requests are answered by a ZapHandler on the reactor (the
+proxy thread only moves messages), registered once per side so a refusal in
+the log says which side; each secured socket also has a monitor on the
+reactor, which logs the handshakes that fail before ZAP (a peer without
+CURVE, a wrong server key). Everything is set before the sockets attach, and
+stopped once the proxy thread has ended.
 """
 
 from __future__ import annotations
@@ -24,9 +34,12 @@ from typing import Any
 import zmq
 from twisted.internet.task import deferLater
 
-from txzpub import ZmqEndpoint, ZmqEndpointType
+from txzpub import CurveServer, ZmqEndpoint, ZmqEndpointType
+from txzpub._authenticator import ZapHandler
+from txzpub._monitor import ConnectionMonitor
 
 from ._common import UsageError, attachedAddress, endpointFrom, nonNegativeFloat, say
+from ._security import addSecurityOptions, describeSecurity, serverFrom
 
 __all__ = ["addArguments", "run"]
 
@@ -65,6 +78,7 @@ def addArguments(parser: argparse.ArgumentParser) -> None:
         help="print the counts to stderr every SECONDS if they changed "
         "(default: 10; 0: only when stopping)",
     )
+    addSecurityOptions(parser, proxy=True, inbound="a message, or a subscription")
 
 
 class Counts:
@@ -92,6 +106,16 @@ class Counts:
         )
 
 
+class Side:
+    """Names a proxy socket in log lines: ``XPUB tcp://127.0.0.1:5556``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
 class Proxy:
     """The sockets, the proxy thread and the socket that steers it."""
 
@@ -99,8 +123,24 @@ class Proxy:
         self.context = context
         self.sockets: list[zmq.Socket[Any]] = []
         self.thread: threading.Thread | None = None
+        self.xsub: zmq.Socket[Any] | None = None
+        self.xpub: zmq.Socket[Any] | None = None
+        self.capture: zmq.Socket[Any] | None = None
+        self.zap: ZapHandler | None = None
+        self.monitors: list[ConnectionMonitor] = []
         self.control = self.socket(zmq.PAIR)
         self.steering = self.socket(zmq.PAIR)
+
+    def secure(
+        self, socket: zmq.Socket[Any], server: CurveServer, side: Side, reactor: Any
+    ) -> None:
+        """Make *socket* a CURVE server under *server*'s policy; before it attaches."""
+        if self.zap is None:
+            self.zap = ZapHandler(self.context, reactor)
+        socket.set(zmq.CURVE_SERVER, 1)
+        socket.set(zmq.CURVE_SECRETKEY, server.keys.secretKey)
+        socket.set(zmq.ZAP_DOMAIN, self.zap.register(server.policy, side))
+        self.monitors.append(ConnectionMonitor(socket, reactor, side))
 
     def socket(self, kind: int) -> zmq.Socket[Any]:
         made: zmq.Socket[Any] = self.context.socket(kind)
@@ -122,13 +162,41 @@ class Proxy:
             " (connected)" if endpoint.type == ZmqEndpointType.connect else ""
         )
 
-    def start(self, xsub: zmq.Socket[Any], xpub: zmq.Socket[Any], capture: Any) -> None:
+    def open(
+        self,
+        reactor: Any,
+        endpoints: tuple[ZmqEndpoint, ZmqEndpoint, ZmqEndpoint | None],
+        server: CurveServer | None,
+        maxMessageSize: int | None,
+    ) -> str:
+        """Make, secure and attach the XSUB, XPUB and capture sockets; say where they are."""
+        frontend, backend, tap = endpoints
+        self.xsub, self.xpub = self.socket(zmq.XSUB), self.socket(zmq.XPUB)
+        self.xpub.set(zmq.XPUB_VERBOSE, 1)
+        sides = [(self.xsub, Side("XSUB"), frontend, "--xsub")]
+        sides.append((self.xpub, Side("XPUB"), backend, "--xpub"))
+        if tap is not None:
+            self.capture = self.socket(zmq.PUB)
+            sides.append((self.capture, Side("capture"), tap, "--capture"))
+        for socket, side, _, _ in sides:
+            if maxMessageSize is not None:
+                socket.set(zmq.MAXMSGSIZE, maxMessageSize)
+            if server is not None:
+                self.secure(socket, server, side, reactor)
+        where = []
+        for socket, side, endpoint, flag in sides:
+            where.append(self.attach(socket, endpoint, flag))
+            side.name += f" {socket.get_string(zmq.LAST_ENDPOINT)}"
+        extra = f"; a copy of each message on {where[2]}" if tap is not None else ""
+        return f"publishers connect to {where[0]} (XSUB), subscribers to {where[1]} (XPUB){extra}"
+
+    def start(self) -> None:
         name = f"inproc://txzpub-proxy-control-{os.getpid()}-{next(_names)}"
         self.control.bind(name)
         self.steering.connect(name)
         self.thread = threading.Thread(
             target=zmq.proxy_steerable,
-            args=(xsub, xpub, capture, self.control),
+            args=(self.xsub, self.xpub, self.capture, self.control),
             name="txzpub-proxy",
             daemon=True,
         )
@@ -144,8 +212,12 @@ class Proxy:
         if self.thread is not None:
             self.steering.send(b"TERMINATE")
             self.thread.join(ANSWER_MS / 1000)
+        for monitor in self.monitors:
+            monitor.stop()
         for socket in self.sockets:
             socket.close()
+        if self.zap is not None:
+            self.zap.stop()
 
 
 @contextmanager
@@ -162,24 +234,15 @@ async def run(reactor: Any, args: argparse.Namespace) -> int:
     frontend = endpointFrom(args.xsub, bind)
     backend = endpointFrom(args.xpub, bind)
     tap = endpointFrom(args.capture, bind) if args.capture else None
+    server = serverFrom(args, "proxy")
     with context() as made:
         proxy = Proxy(made)
         try:
-            xsub, xpub = proxy.socket(zmq.XSUB), proxy.socket(zmq.XPUB)
-            xpub.set(zmq.XPUB_VERBOSE, 1)
-            publishers = proxy.attach(xsub, frontend, "--xsub")
-            subscribers = proxy.attach(xpub, backend, "--xpub")
-            capture = None
-            extra = ""
-            if tap is not None:
-                capture = proxy.socket(zmq.PUB)
-                extra = f"; a copy of each message on {proxy.attach(capture, tap, '--capture')}"
-            proxy.start(xsub, xpub, capture)
-            say(
-                "proxy",
-                f"publishers connect to {publishers} (XSUB), "
-                f"subscribers to {subscribers} (XPUB){extra}",
-            )
+            ready = proxy.open(reactor, (frontend, backend, tap), server, args.max_message_size)
+            if server is not None:
+                say("proxy", f"{describeSecurity(server)}; on every side")
+            proxy.start()
+            say("proxy", ready)
             reported, reportedAt = Counts.zero(), reactor.seconds()
             while True:  # until Ctrl-C or SIGTERM cancels it
                 await deferLater(reactor, args.stats or 3600, lambda: None)

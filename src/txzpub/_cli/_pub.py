@@ -9,6 +9,11 @@ still leaves.
 
 ``--wait-subscribers N`` waits with ``ZmqPubConnection.waitForSubscribers``
 until N subscriptions that would receive the topic have reached the publisher.
+
+With CURVE (see _security) a publisher that binds is usually the server
+(``--curve-server-key`` and ``--allow-key``); one that connects to a proxy is
+a client (``--curve-client-key`` too). Only admitted subscribers' subscriptions
+arrive, so ``--wait-subscribers`` counts admitted subscribers.
 """
 
 from __future__ import annotations
@@ -36,7 +41,9 @@ from ._common import (
     say,
     topicBytes,
 )
+from ._logging import nameInLogs
 from ._render import escape
+from ._security import addSecurityOptions, describeSecurity, securityFrom
 
 __all__ = ["addArguments", "run"]
 
@@ -83,6 +90,7 @@ def addArguments(parser: argparse.ArgumentParser) -> None:
         metavar="MESSAGE",
         help="publish MESSAGE (repeat for more) instead of reading stdin",
     )
+    addSecurityOptions(parser, inbound="its subscriptions")
 
 
 class StdinLines:
@@ -156,13 +164,24 @@ async def run(reactor: Any, args: argparse.Namespace) -> int:
     if not args.message and sys.stdin is None:
         msg = "stdin is closed: give the messages with -m MESSAGE"
         raise UsageError(msg)
+    security = securityFrom(args, "pub")
     factory = ZmqFactory(reactor)
     factory.lingerPeriod = LINGER_MS
     pacer = Pacer(reactor, args.rate)
     stdin: StdinLines | None = None
     try:
-        publisher = ZmqPubConnection(factory, endpoint, multipartFraming=args.multipart)
-        where = f"{attachedAddress(publisher.socket, endpoint)} ({endpoint.type})"
+        publisher = ZmqPubConnection(
+            factory,
+            endpoint,
+            multipartFraming=args.multipart,
+            security=security,
+            maxMessageSize=args.max_message_size,
+        )
+        address = attachedAddress(publisher.socket, endpoint)
+        nameInLogs(publisher)  # the only one: unnamed
+        where = f"{address} ({endpoint.type})"
+        if security is not None:
+            say("pub", describeSecurity(security))
         if args.wait_subscribers:
             say("pub", f"on {where}, waiting for {args.wait_subscribers} subscriber(s)")
             await publisher.waitForSubscribers(args.wait_subscribers, tag)

@@ -5,8 +5,10 @@ A command is ``async def command(reactor) -> int``. Ctrl-C and SIGTERM cancel
 it: the CancelledError surfaces at its current ``await``, its ``finally``
 blocks close its sockets, and the process exits with the command's
 "interrupted" status (0 for pub, sub and proxy). A second signal stops the
-reactor at once. UsageError and EndpointError become one line on stderr and
-exit status 2; anything else is a bug, reported with its traceback.
+reactor at once. UsageError, EndpointError and SecurityError become one line
+on stderr and exit status 2; anything else is a bug, reported with its
+traceback. The library's warnings and errors (a refused CURVE client, say) are
+shown on stderr too, one line each (see _logging).
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ from twisted.internet.defer import CancelledError, Deferred, ensureDeferred
 from twisted.internet.error import ReactorNotRunning
 from twisted.python.failure import Failure
 
-from txzpub import EndpointError
+from txzpub import EndpointError, SecurityError
 
 from ._common import EXIT_BUG, EXIT_USAGE, UsageError, complain, say
+from ._logging import startLogging
 
 __all__ = ["Command", "Interrupted", "exitEarlyOnSignals", "runCommand"]
 
@@ -90,7 +93,7 @@ class _Run:
             self.status = self.interruptedStatus(self.signum)
             if self.status:
                 say(self.name, f"interrupted by {signal.Signals(self.signum).name}")
-        elif isinstance(error, (UsageError, EndpointError)):
+        elif isinstance(error, (UsageError, EndpointError, SecurityError)):
             complain(self.name, str(error))
             self.status = EXIT_USAGE
         else:
@@ -109,6 +112,7 @@ def runCommand(name: str, command: Command, interruptedStatus: Callable[[int], i
     from twisted.internet import reactor as installed  # noqa: PLC0415 - not for --help
 
     reactor: Any = installed
+    startLogging(name)
     run = _Run(reactor, name, interruptedStatus)
     for each in SIGNALS:
         signal.signal(each, run.onSignal)

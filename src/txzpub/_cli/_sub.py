@@ -4,6 +4,10 @@
 It reads with a txZMQ-style ``gotMessage``, which sees each message once, in
 arrival order, however many of the ``-t`` prefixes it matches (a Subscription
 per topic would queue a message once per matching prefix).
+
+With CURVE (see _security) a subscriber is usually a client
+(``--curve-client-key`` and ``--curve-server-key``); one that binds for
+publishers that connect can be the server instead.
 """
 
 from __future__ import annotations
@@ -27,7 +31,9 @@ from ._common import (
     say,
     topicBytes,
 )
+from ._logging import nameInLogs
 from ._render import LineWriter, escape, renderJson, renderText
+from ._security import Security, addSecurityOptions, describeSecurity, securityFrom
 
 __all__ = ["addArguments", "run"]
 
@@ -61,16 +67,23 @@ def addArguments(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="stop after S seconds; exit status 1 if fewer than --count (or no) messages came",
     )
+    addSecurityOptions(parser, inbound="a message")
 
 
 class Tap(ZmqSubConnection):
     """A subscriber that hands every message, once, to *handle(tag, body)*."""
 
     def __init__(
-        self, factory: ZmqFactory, endpoint: ZmqEndpoint, handle: Callable[[bytes, bytes], None]
+        self,
+        factory: ZmqFactory,
+        endpoint: ZmqEndpoint,
+        handle: Callable[[bytes, bytes], None],
+        *,
+        security: Security | None = None,
+        maxMessageSize: int | None = None,
     ) -> None:
         self.handle = handle
-        super().__init__(factory, endpoint)
+        super().__init__(factory, endpoint, security=security, maxMessageSize=maxMessageSize)
 
     def gotMessage(self, message: bytes, tag: bytes) -> None:
         self.handle(tag, message)
@@ -110,16 +123,26 @@ class Listener:
 async def run(reactor: Any, args: argparse.Namespace) -> int:
     endpoint = endpointFrom(args.endpoint, ZmqEndpointType.connect, flag=args.attach)
     topics = [topicBytes(topic) for topic in args.topic] or [b""]
+    security = securityFrom(args, "sub")
     listener = Listener(reactor, args)
     factory = ZmqFactory(reactor)
     factory.lingerPeriod = 0
     timer = reactor.callLater(args.timeout, listener.timedOut) if args.timeout else None
     try:
-        tap = Tap(factory, endpoint, listener.handle)
+        tap = Tap(
+            factory,
+            endpoint,
+            listener.handle,
+            security=security,
+            maxMessageSize=args.max_message_size,
+        )
         for topic in topics:
             tap.subscribe(topic)
         shown = ", ".join(repr(escape(topic, isTag=True)) for topic in topics)
         address = attachedAddress(tap.socket, endpoint)
+        nameInLogs(tap)  # the only one: unnamed
+        if security is not None:
+            say("sub", describeSecurity(security))
         say("sub", f"subscribed to {shown} on {address} ({endpoint.type})")
         return await listener.finished
     except CancelledError:
