@@ -22,6 +22,8 @@ every stream.
 from __future__ import annotations
 
 import enum
+import errno
+import os
 from collections import deque
 from contextlib import suppress
 from typing import Any
@@ -103,15 +105,25 @@ _HANDSHAKE_REASONS = {
     "(CURVE on one side only?)",
     zmq.PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC: "CURVE decryption failed (wrong server key?)",
     zmq.PROTOCOL_ERROR_ZMTP_KEY_EXCHANGE: "CURVE key exchange failed (wrong server key?)",
-    300: "the authenticator asked the peer to retry later",
-    400: "the authenticator refused the peer's credentials",
-    500: "the authenticator failed",
+    300: "the server's authenticator asked the client to retry later",
+    400: "the server's authenticator refused the client's key or address",
+    500: "the server's authenticator failed",
 }
+# libzmq's ZMQ_PROTOCOL_ERROR_* codes start here; HANDSHAKE_FAILED_NO_DETAIL carries an errno.
+_PROTOCOL_ERRORS = 0x10000000
 
 
 def handshakeReason(value: int) -> str:
     """A readable reason for a HANDSHAKE_FAILED event's *value*."""
-    return _HANDSHAKE_REASONS.get(value, f"code {value:#x}")
+    if value in _HANDSHAKE_REASONS:
+        return _HANDSHAKE_REASONS[value]
+    if 0 < value < _PROTOCOL_ERRORS:
+        name = errno.errorcode.get(value, str(value))
+        return (
+            f"the connection closed during the handshake ({name}: {os.strerror(value)}; "
+            "CURVE on one side only, or the wrong server key?)"
+        )
+    return f"code {value:#x}"
 
 
 @attrs.frozen

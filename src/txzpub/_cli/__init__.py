@@ -37,6 +37,7 @@ from txzpub import __version__
 from . import _bench, _demo, _keygen, _proxy, _pub, _sub
 from ._common import EXIT_OK, EXIT_USAGE
 from ._runner import Interrupted, exitEarlyOnSignals, runCommand
+from ._security import keysAsOneArgument
 
 __all__ = ["main"]
 
@@ -104,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.reconfigure(errors="backslashreplace")
     name = None
     try:
-        args = parser().parse_args(argv)
+        args = parser().parse_args(keysAsOneArgument(sys.argv[1:] if argv is None else argv))
         name = args.command
         module, _, interruptedStatus = COMMANDS[name]
         return runCommand(name, lambda reactor: module.run(reactor, args), interruptedStatus)

@@ -78,7 +78,9 @@ def addArguments(parser: argparse.ArgumentParser) -> None:
         help="print the counts to stderr every SECONDS if they changed "
         "(default: 10; 0: only when stopping)",
     )
-    addSecurityOptions(parser, proxy=True, inbound="a message, or a subscription")
+    addSecurityOptions(
+        parser, proxy=True, inbound="messages from publishers, subscriptions from subscribers"
+    )
 
 
 class Counts:

@@ -90,7 +90,7 @@ def addArguments(parser: argparse.ArgumentParser) -> None:
         metavar="MESSAGE",
         help="publish MESSAGE (repeat for more) instead of reading stdin",
     )
-    addSecurityOptions(parser, inbound="its subscriptions")
+    addSecurityOptions(parser, inbound="what subscribers send a publisher: their subscriptions")
 
 
 class StdinLines:

@@ -67,7 +67,7 @@ def addArguments(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="stop after S seconds; exit status 1 if fewer than --count (or no) messages came",
     )
-    addSecurityOptions(parser, inbound="a message")
+    addSecurityOptions(parser)
 
 
 class Tap(ZmqSubConnection):
