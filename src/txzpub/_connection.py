@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 from collections.abc import Iterable, Sequence
+from contextlib import suppress
 from typing import Any
 
 import zmq
@@ -60,7 +61,7 @@ def _attach(socket: zmq.Socket[bytes], endpoint: ZmqEndpoint) -> None:
 
 
 def _checkMaxMessageSize(size: object) -> None:
-    if size is not None and (type(size) is not int or size < 1):
+    if size is not None and (type(size) is not int or not 1 <= size < 2**63):
         msg = f"maxMessageSize must be a positive number of bytes or None (no limit), not {size!r}"
         raise ValueError(msg)
 
@@ -154,12 +155,14 @@ class ZmqConnection:
         self._endpoints: list[ZmqEndpoint] = []
         self._lifecycle: ConnectionMonitor | None = None
         self._zapDomain: bytes | None = None
+        self._reattaching: dict[str, Any] = {}  # address -> IDelayedCall
         socket: zmq.Socket[bytes] = factory.context.socket(self.socketType)
         try:
             self._configure(socket)
-            # Secured connections are always monitored: refused handshakes get logged.
-            if self.monitored or self.security is not None:
-                self._lifecycle = ConnectionMonitor(socket, factory.reactor, self)
+            # Secured connections are always monitored, so refused handshakes get
+            # logged; so are size-limited ones, to repair what libzmq will not.
+            if self.monitored or self.security is not None or self.maxMessageSize is not None:
+                self._lifecycle = self._newMonitor(socket)
             for each in endpoints:
                 _attach(socket, each)
                 self._endpoints.append(each)
@@ -215,6 +218,34 @@ class ZmqConnection:
             socket.set(zmq.CURVE_SERVERKEY, security.serverKey)
             socket.set(zmq.CURVE_PUBLICKEY, security.keys.publicKey)
             socket.set(zmq.CURVE_SECRETKEY, security.keys.secretKey)
+
+    def _newMonitor(self, socket: zmq.Socket[bytes]) -> ConnectionMonitor:
+        return ConnectionMonitor(socket, self._factory.reactor, self, self._peerDisconnected)
+
+    def _peerDisconnected(self, address: str) -> None:
+        """
+        libzmq treats a message part over maxMessageSize as a protocol error,
+        and after one it never reconnects a socket that connected: connect it
+        again after reconnectInterval, unless libzmq has reconnected by then.
+        """
+        if self.maxMessageSize is None or self._closed or address in self._reattaching:
+            return
+        if any(
+            e.type == ZmqEndpointType.connect and e.address == address for e in self._endpoints
+        ):
+            self._reattaching[address] = self._factory.reactor.callLater(
+                self.reconnectInterval / 1000, self._reattach, address
+            )
+
+    def _reattach(self, address: str) -> None:
+        del self._reattaching[address]
+        lifecycle = self._lifecycle
+        if self._closed or lifecycle is None or not lifecycle.isDisconnected(address):
+            return
+        with suppress(zmq.ZMQError):
+            self._socket.disconnect(address)
+        self._socket.connect(address)
+        self._reader.kick()
 
     def _releaseDomain(self) -> None:
         domain, self._zapDomain = self._zapDomain, None
@@ -301,6 +332,9 @@ class ZmqConnection:
         if self._closed:
             return
         self._closed = True
+        for pending in self._reattaching.values():
+            pending.cancel()
+        self._reattaching.clear()
         self._reader.stop()
         if self._lifecycle is not None:
             self._lifecycle.stop()
@@ -353,7 +387,7 @@ class ZmqConnection:
         if self._closed:
             return None
         if self._lifecycle is None:
-            self._lifecycle = ConnectionMonitor(self._socket, self._factory.reactor, self)
+            self._lifecycle = self._newMonitor(self._socket)
         return self._lifecycle
 
     # -- for subclasses -------------------------------------------------------------

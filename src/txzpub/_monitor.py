@@ -25,6 +25,7 @@ import enum
 import errno
 import os
 from collections import deque
+from collections.abc import Callable
 from contextlib import suppress
 from typing import Any
 
@@ -239,7 +240,13 @@ class ConnectionEvents:
 class ConnectionMonitor:
     """Reads *socket*'s monitor on *reactor*; see the module docstring."""
 
-    def __init__(self, socket: zmq.Socket[bytes], reactor: Any, owner: object) -> None:
+    def __init__(
+        self,
+        socket: zmq.Socket[bytes],
+        reactor: Any,
+        owner: object,
+        onDisconnected: Callable[[str], object] | None = None,
+    ) -> None:
         monitor = socket.get_monitor_socket()
         try:
             fd = int(monitor.get(zmq.FD))
@@ -255,12 +262,17 @@ class ConnectionMonitor:
         self._waiters: list[Deferred[ConnectionEvent]] = []
         self._streams: list[ConnectionEvents] = []
         self._disconnected: set[str] = set()
+        self._onDisconnected = onDisconnected
         self._reader = SocketReader(monitor, fd, reactor, self._onBatch, _MONITOR_BATCH, "ZMQM")
         self._reader.start()
 
     @property
     def stopped(self) -> bool:
         return self._socket is None
+
+    def isDisconnected(self, endpoint: str) -> bool:
+        """True if *endpoint*'s peer disconnected and no handshake has succeeded since."""
+        return endpoint in self._disconnected
 
     def whenConnected(self) -> Deferred[ConnectionEvent]:
         if self._connected is not None:
@@ -326,6 +338,8 @@ class ConnectionMonitor:
                     waiter.callback(event)
         elif kind is ConnectionEventKind.DISCONNECTED:
             self._disconnected.add(event.endpoint)
+            if self._onDisconnected is not None:
+                self._onDisconnected(event.endpoint)
             _log.info(
                 "{connection!r} disconnected from {endpoint}",
                 connection=self._owner,

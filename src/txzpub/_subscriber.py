@@ -37,6 +37,10 @@ __all__ = ["Subscriber"]
 
 _log = Logger()
 
+#: Longest subscription tag: libzmq 4.3's subscription trie recurses once per
+#: byte, and a socket holding a prefix of ~200 KB crashes (stack overflow) on close.
+MAX_TAG_LENGTH = 64 * 1024
+
 
 class Subscriber(ZmqConnection):
     """The Deferred-first subscriber; ZmqSubConnection adds txZMQ's gotMessage on top."""
@@ -80,6 +84,12 @@ class Subscriber(ZmqConnection):
         counts subscriptions. txZMQ-style code may ignore the result.
         """
         tag = asBytes(tag, "tag")
+        if len(tag) > MAX_TAG_LENGTH:
+            msg = (
+                f"tag is {len(tag):,} bytes; subscriptions are limited to {MAX_TAG_LENGTH:,} "
+                "(libzmq's subscription trie recurses once per byte)"
+            )
+            raise ValueError(msg)
         self._checkOpen("subscribe")
         subscription, new = self._router.subscribe(tag, lambda: self._newSubscription(tag))
         if new:
@@ -211,7 +221,8 @@ class Subscriber(ZmqConnection):
                     matched = route(tag)
             else:
                 message = decodeFrames(frames, separator)
-                matched = routeCached(frames[0]) if len(frames) == 2 else route(frames[0])
+                first = frames[0] if frames else b""  # [] only from user code (messageReceived)
+                matched = routeCached(first) if len(frames) == 2 else route(first)
             if consumer is None:
                 ranCallbacks = False
                 for subscription in matched:

@@ -35,6 +35,11 @@ T = TypeVar("T")
 #: topics of a real feed, bounded for a peer that invents a new topic per message.
 CACHE_LIMIT = 4096
 
+#: Longest key routeCached() remembers. Real topics are short; a longer key (a
+#: peer inventing huge tags) is routed uncached, so the cache never pins more
+#: than CACHE_LIMIT * CACHE_KEY_LIMIT bytes of keys.
+CACHE_KEY_LIMIT = 256
+
 
 class TopicRouter(Generic[T]):
     """Reference-counted prefix subscriptions, each with one target (its queue)."""
@@ -123,9 +128,11 @@ class TopicRouter(Generic[T]):
         cache = self._cache
         found = cache.get(key)
         if found is None:
-            if len(cache) >= CACHE_LIMIT:
-                cache.clear()
-            found = cache[key] = self.route(key)
+            found = self.route(key)
+            if len(key) <= CACHE_KEY_LIMIT:
+                if len(cache) >= CACHE_LIMIT:
+                    cache.clear()
+                cache[key] = found
         return found
 
     def __len__(self) -> int:
