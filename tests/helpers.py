@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import os
 from collections import deque
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import zmq
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.task import LoopingCall
+from twisted.python.failure import Failure
 
-from txzpub import ZmqEndpoint, ZmqEndpointType, ZmqPubConnection
+from txzpub import (
+    ConnectionEvent,
+    ConnectionEventKind,
+    ConnectionEvents,
+    ZmqEndpoint,
+    ZmqEndpointType,
+    ZmqPubConnection,
+)
 from txzpub.testing import withDeadline
 
 T = TypeVar("T")
@@ -21,6 +32,48 @@ def bounded(d: Deferred[T], what: str = "", seconds: float = DEADLINE) -> Deferr
     from twisted.internet import reactor
 
     return withDeadline(d, seconds, reactor, what)
+
+
+def repeatUntil(
+    action: Callable[[], object], arrived: Deferred[T], what: str, seconds: float = DEADLINE
+) -> Deferred[T]:
+    """Call *action* every 5 ms until *arrived* fires, failing the test after *seconds*."""
+    repeating = LoopingCall(action)
+
+    def actionFailed(failure: Failure) -> None:
+        if not arrived.called:
+            arrived.errback(failure)
+
+    repeating.start(0.005, now=True).addErrback(actionFailed)
+
+    def stop(result: object) -> object:
+        if repeating.running:
+            repeating.stop()
+        return result
+
+    return bounded(arrived, what, seconds).addBoth(stop)  # type: ignore[return-value]
+
+
+def waitForEvent(stream: ConnectionEvents, kind: ConnectionEventKind) -> Deferred[ConnectionEvent]:
+    """The first event of *kind* in *stream* (skipping the others), under the deadline."""
+
+    async def scan() -> ConnectionEvent:
+        async for event in stream:
+            if event.kind is kind:
+                return event
+        msg = f"the stream ended before {kind}"
+        raise AssertionError(msg)
+
+    return bounded(ensureDeferred(scan()), f"a {kind.value} event")
+
+
+def childEnvironment() -> dict[str, str]:
+    """For child Pythons whose warning flags are on their command line, not inherited."""
+    env = dict(os.environ)
+    env.pop("PYTHONWARNINGS", None)
+    env.pop("PYTHONDEVMODE", None)
+    env["PYTHONIOENCODING"] = "utf-8"
+    return env
 
 
 def bind(address: str) -> ZmqEndpoint:

@@ -31,20 +31,13 @@ import pytest
 from txzpub._cli._common import UsageError, endpointFrom
 from txzpub._cli._render import escape, renderJson, renderText
 
+from .helpers import childEnvironment
+
 #: Seconds any one wait may take; each needs well under one.
 TIMEOUT = 30.0
 
 ANY_PORT = "tcp://127.0.0.1:*"
 COMMANDS = {"sub", "pub", "proxy", "demo", "bench"}
-
-
-def environment() -> dict[str, str]:
-    env = dict(os.environ)
-    # The warning flags are the command line's (see txzpub()), not the caller's.
-    env.pop("PYTHONWARNINGS", None)
-    env.pop("PYTHONDEVMODE", None)
-    env["PYTHONIOENCODING"] = "utf-8"
-    return env
 
 
 def txzpub(*args: str) -> list[str]:
@@ -61,7 +54,7 @@ class Running:
             stdin=stdin,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=environment(),
+            env=childEnvironment(),
         )
         assert self.process.stdout is not None
         assert self.process.stderr is not None

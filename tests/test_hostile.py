@@ -35,17 +35,14 @@ import zmq
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from twisted.internet import protocol
-from twisted.internet.defer import Deferred, ensureDeferred
-from twisted.internet.task import LoopingCall
+from twisted.internet.defer import Deferred
 from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import LogLevel, formatEvent, globalLogPublisher
 from twisted.python.failure import Failure
 
 from txzpub import (
     ConnectionClosed,
-    ConnectionEvent,
     ConnectionEventKind,
-    ConnectionEvents,
     Message,
     OverflowPolicy,
     ZmqConnection,
@@ -58,7 +55,7 @@ from txzpub._reader import SocketReader
 from txzpub._subscriber import Subscriber
 from txzpub.testing import waitForSubscription
 
-from .helpers import FakeSocket, bind, boundAddress, bounded, connect
+from .helpers import FakeSocket, bind, boundAddress, bounded, connect, repeatUntil, waitForEvent
 from .hostile_strategies import NOT_UTF8, Scenario, scenarios
 
 PAUSE = OverflowPolicy.PAUSE
@@ -677,39 +674,6 @@ def test_maxMessageSizeReachesTheSocket(factory: ZmqFactory, cls: type[ZmqConnec
         connection.shutdown()
 
 
-def waitFor(stream: ConnectionEvents, kind: ConnectionEventKind) -> Deferred[ConnectionEvent]:
-    """The first event of *kind* in *stream*."""
-
-    async def scan() -> ConnectionEvent:
-        async for happened in stream:
-            if happened.kind is kind:
-                return happened
-        msg = f"the stream ended before {kind}"
-        raise AssertionError(msg)
-
-    return bounded(ensureDeferred(scan()), f"a {kind.value} event")
-
-
-def publishUntil(
-    publish: Callable[[], object], arrived: Deferred[Message], what: str, seconds: float
-) -> Deferred[Message]:
-    """Call *publish* every 5 ms until *arrived* fires, under a deadline."""
-    sending = LoopingCall(publish)
-
-    def publishFailed(failure: Failure) -> None:
-        if not arrived.called:
-            arrived.errback(failure)
-
-    sending.start(0.005, now=True).addErrback(publishFailed)
-
-    def stop(result: object) -> object:
-        if sending.running:
-            sending.stop()
-        return result
-
-    return bounded(arrived, what, seconds).addBoth(stop)
-
-
 class LimitedSubscriber(ZmqSubConnection):
     """The class-attribute form: every part over 1 KB drops the connection."""
 
@@ -748,10 +712,10 @@ async def test_oversizedPartDropsTheConnectionOnly(
     await waitForSubscription(publisher, subscriber)
 
     publisher.publish(b"x" * 2048, b"t")
-    await waitFor(stream, DISCONNECTED)
+    await waitForEvent(stream, DISCONNECTED)
     assert any("disconnected from" in formatEvent(event) for event in logged)
     counter = itertools.count()
-    first = await publishUntil(
+    first = await repeatUntil(
         lambda: publisher.publish(b"small %d" % next(counter), b"t"),
         queue.next(),
         "a small message after the oversized one",
@@ -870,7 +834,7 @@ async def test_oversizedPartIsNeverAllocated(factory: ZmqFactory, limit: int | N
         else:
             assert first.body.startswith(b"small ")
             assert growth < 8 * 1024 * 1024, f"peak RSS grew by {growth:,} bytes"
-            await waitFor(stream, DISCONNECTED)
+            await waitForEvent(stream, DISCONNECTED)
     finally:
         process.closeStdin()
         try:
@@ -899,7 +863,7 @@ async def test_publisherRefusesHugeSubscription(factory: ZmqFactory) -> None:
         hostile.subscribe(b"ok")
         hostile.subscribe(b"H" * 2048)
         hostile.connect(boundAddress(publisher))
-        await waitFor(stream, DISCONNECTED)
+        await waitForEvent(stream, DISCONNECTED)
 
         good = ZmqSubConnection(factory, connect(boundAddress(publisher)))
         good.subscribe(b"good")

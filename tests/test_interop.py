@@ -20,7 +20,6 @@ import txzmq
 import zmq
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import LoopingCall
-from twisted.python.failure import Failure
 
 from txzpub import (
     Message,
@@ -31,7 +30,7 @@ from txzpub import (
 )
 from txzpub.testing import PROBE_PREFIX, waitForSubscription
 
-from .helpers import bind, boundAddress, bounded, connect
+from .helpers import bind, boundAddress, bounded, connect, repeatUntil
 
 T = TypeVar("T")
 
@@ -48,24 +47,6 @@ def isProbe(tag: bytes) -> bool:
 
 def freshProbeTag() -> bytes:
     return INTEROP_PROBE + b"%d." % next(_probeNumbers)
-
-
-def probeUntil(sendProbe: Callable[[], object], arrived: Deferred[T], what: str) -> Deferred[T]:
-    """Call *sendProbe* every 5 ms until *arrived* fires, failing after the test deadline."""
-    probing = LoopingCall(sendProbe)
-
-    def probeFailed(failure: Failure) -> None:
-        if not arrived.called:
-            arrived.errback(failure)
-
-    probing.start(0.005, now=True).addErrback(probeFailed)
-
-    def stop(result: object) -> object:
-        if probing.running:
-            probing.stop()
-        return result
-
-    return bounded(arrived, what).addBoth(stop)  # type: ignore[return-value]
 
 
 class Inbox:
@@ -181,7 +162,7 @@ async def txzmqReaches(publisher: txzmq.ZmqPubConnection, subscriber: ZmqSubConn
     """A txZMQ publisher's messages now reach this txzpub subscriber's subscriptions."""
     tag = freshProbeTag()
     arrived = subscriber.next(tag)
-    await probeUntil(lambda: publisher.publish(b"", tag), arrived, "a txZMQ probe")
+    await repeatUntil(lambda: publisher.publish(b"", tag), arrived, "a txZMQ probe")
     subscriber.unsubscribe(tag)
 
 
@@ -190,14 +171,14 @@ async def reachesTxzmq(publisher: ZmqPubConnection, subscriber: TxzmqSubscriber)
     tag = freshProbeTag()
     subscriber.subscribe(tag)
     arrived = subscriber.inbox.probed(tag)
-    await probeUntil(lambda: publisher.publish(b"", tag), arrived, "a probe reaching txZMQ")
+    await repeatUntil(lambda: publisher.publish(b"", tag), arrived, "a probe reaching txZMQ")
     subscriber.unsubscribe(tag)
 
 
 async def rawReaches(publisher: zmq.Socket[Any], subscriber: ZmqSubConnection) -> None:
     tag = freshProbeTag()
     arrived = subscriber.next(tag)
-    await probeUntil(lambda: publisher.send(tag + b"\0"), arrived, "a raw pyzmq probe")
+    await repeatUntil(lambda: publisher.send(tag + b"\0"), arrived, "a raw pyzmq probe")
     subscriber.unsubscribe(tag)
 
 
@@ -205,7 +186,7 @@ async def reachesRaw(publisher: ZmqPubConnection, subscriber: RawSubscriber) -> 
     tag = freshProbeTag()
     subscriber.socket.subscribe(tag)
     arrived = subscriber.until(lambda frames: frames[0].startswith(tag), None)
-    await probeUntil(lambda: publisher.publish(b"", tag), arrived, "a probe reaching raw SUB")
+    await repeatUntil(lambda: publisher.publish(b"", tag), arrived, "a probe reaching raw SUB")
     subscriber.socket.unsubscribe(tag)
 
 

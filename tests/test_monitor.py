@@ -13,7 +13,7 @@ import pytest
 import pytest_twisted
 import zmq
 from twisted.internet import reactor
-from twisted.internet.defer import CancelledError, Deferred, ensureDeferred
+from twisted.internet.defer import CancelledError, ensureDeferred
 
 from txzpub import (
     ConnectionClosed,
@@ -25,7 +25,7 @@ from txzpub import (
     ZmqSubConnection,
 )
 
-from .helpers import bind, boundAddress, bounded, connect
+from .helpers import bind, boundAddress, bounded, connect, waitForEvent
 
 HANDSHAKE = ConnectionEventKind.HANDSHAKE_SUCCEEDED
 DISCONNECTED = ConnectionEventKind.DISCONNECTED
@@ -47,19 +47,6 @@ def freeTcpAddress() -> str:
 
 def openFds() -> int:
     return len(os.listdir("/proc/self/fd"))
-
-
-def waitFor(stream: ConnectionEvents, kind: ConnectionEventKind) -> Deferred[ConnectionEvent]:
-    """The first event of *kind* in *stream* (skipping the others)."""
-
-    async def scan() -> ConnectionEvent:
-        async for event in stream:
-            if event.kind is kind:
-                return event
-        msg = f"the stream ended before {kind}"
-        raise AssertionError(msg)
-
-    return bounded(ensureDeferred(scan()), f"a {kind.value} event")
 
 
 @pytest.fixture
@@ -115,11 +102,11 @@ def test_eventsReportAPeerClosingAndEndOnShutdown(
     peer = factory.context.socket(zmq.PUB)
     peer.connect(address)
     try:
-        yield waitFor(stream, ConnectionEventKind.ACCEPTED)
-        yield waitFor(stream, HANDSHAKE)
+        yield waitForEvent(stream, ConnectionEventKind.ACCEPTED)
+        yield waitForEvent(stream, HANDSHAKE)
     finally:
         peer.close(linger=0)
-    gone = yield waitFor(stream, DISCONNECTED)
+    gone = yield waitForEvent(stream, DISCONNECTED)
     assert gone.endpoint == address
 
     ended = ensureDeferred(_drain(stream))
@@ -163,12 +150,12 @@ def test_eventsReportAKilledPeerAndItsReturn(
 
     peer = startPeer()
     try:
-        first = yield waitFor(stream, HANDSHAKE)
+        first = yield waitForEvent(stream, HANDSHAKE)
         peer.kill()
         peer.wait()
-        gone = yield waitFor(stream, DISCONNECTED)
+        gone = yield waitForEvent(stream, DISCONNECTED)
         peer = startPeer()
-        back = yield waitFor(stream, HANDSHAKE)
+        back = yield waitForEvent(stream, HANDSHAKE)
     finally:
         peer.kill()
         peer.wait()
@@ -183,8 +170,8 @@ def test_eachStreamSeesEveryEvent(factory: ZmqFactory) -> Iterator[object]:
     publisher = MonitoredPub(factory, bind("tcp://127.0.0.1:0"))
     one, two = publisher.events(), publisher.events()
     subscriber = ZmqSubConnection(factory, connect(boundAddress(publisher)))
-    first = yield waitFor(one, HANDSHAKE)
-    second = yield waitFor(two, HANDSHAKE)
+    first = yield waitForEvent(one, HANDSHAKE)
+    second = yield waitForEvent(two, HANDSHAKE)
     assert first is second
     subscriber.shutdown()
 

@@ -25,7 +25,6 @@ iproute2; skipped otherwise.
 from __future__ import annotations
 
 import bisect
-import os
 import signal
 import sys
 import time
@@ -35,6 +34,7 @@ from dataclasses import dataclass
 import pytest
 
 from . import netns
+from .helpers import childEnvironment
 
 #: Messages a second from the publisher.
 RATE = 1000
@@ -128,15 +128,6 @@ reactor.run()
 )
 
 
-def environment() -> dict[str, str]:
-    env = dict(os.environ)
-    # The warning flags are the command line's (see python()), not the caller's.
-    env.pop("PYTHONWARNINGS", None)
-    env.pop("PYTHONDEVMODE", None)
-    env["PYTHONIOENCODING"] = "utf-8"
-    return env
-
-
 def python(*args: str) -> list[str]:
     """Our interpreter, with warnings shown and bytes/str mix-ups reported (then checked)."""
     return [sys.executable, "-W", "default", "-b", *args]
@@ -174,7 +165,7 @@ class Peer:
         self.messages: list[Received] = []
         self.events: list[tuple[str, float]] = []
         self.malformed: list[str] = []
-        self.process = network.spawn(host, name, argv, environment(), self._parse)
+        self.process = network.spawn(host, name, argv, childEnvironment(), self._parse)
 
     def _parse(self, stream: str, line: str) -> None:
         if stream != "out":
@@ -315,7 +306,7 @@ class Bus:
                 "--xsub", f"tcp://*:{XSUB_PORT}", "--xpub", f"tcp://*:{XPUB_PORT}",
                 "--stats", "0",
             ),
-            environment(),
+            childEnvironment(),
         )  # fmt: skip
         proxy.errLine(PROXY_READY, "the proxy's readiness line", WAIT)
         return proxy
