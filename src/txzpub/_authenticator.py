@@ -18,6 +18,7 @@ key fingerprint, never the key.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from typing import Any
 
 import zmq
@@ -33,8 +34,9 @@ from ._core._zap import (
 )
 from ._errors import SecurityError
 from ._reader import SocketReader
+from ._security import CurveClient, CurveServer, Security
 
-__all__ = ["ZAP_ENDPOINT", "ZapHandler"]
+__all__ = ["ZAP_ENDPOINT", "ZapHandler", "secureSocket"]
 
 _log = Logger()
 
@@ -141,3 +143,28 @@ class ZapHandler:
                 reason=decision.reason,
             )
         return envelope + encodeReply(request, decision)
+
+
+def secureSocket(
+    socket: zmq.Socket[Any],
+    security: Security | None,
+    zapHandler: Callable[[], ZapHandler],
+    owner: object,
+) -> bytes | None:
+    """
+    Set *security*'s CURVE options on *socket*, before it binds or connects.
+
+    A server's policy is registered with the handler *zapHandler* returns,
+    named *owner* in its logs; the ZAP domain is returned, to unregister on close.
+    """
+    if isinstance(security, CurveServer):
+        socket.set(zmq.CURVE_SERVER, 1)
+        socket.set(zmq.CURVE_SECRETKEY, security.keys.secretKey)
+        domain = zapHandler().register(security.policy, owner)
+        socket.set(zmq.ZAP_DOMAIN, domain)
+        return domain
+    if isinstance(security, CurveClient):
+        socket.set(zmq.CURVE_SERVERKEY, security.serverKey)
+        socket.set(zmq.CURVE_PUBLICKEY, security.keys.publicKey)
+        socket.set(zmq.CURVE_SECRETKEY, security.keys.secretKey)
+    return None

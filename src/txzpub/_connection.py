@@ -21,6 +21,7 @@ import zmq
 from twisted.internet.defer import Deferred, fail
 from twisted.logger import Logger
 
+from ._authenticator import secureSocket
 from ._core._endpoint import ZmqEndpoint, ZmqEndpointType, checkEndpoint
 from ._core._framing import DEFAULT_SEPARATOR
 from ._core._message import asBytes
@@ -30,7 +31,7 @@ from ._monitor import DEFAULT_MAX_EVENTS, ConnectionEvent, ConnectionEvents, Con
 from ._reader import DEFAULT_BATCH_SIZE, SocketReader
 from ._security import CurveClient, CurveServer, Security, requireCurve
 
-__all__ = ["ZmqConnection"]
+__all__ = ["ZmqConnection", "attachEndpoint"]
 
 _log = Logger()
 
@@ -44,7 +45,7 @@ _HINTS = {
 }
 
 
-def _attach(socket: zmq.Socket[bytes], endpoint: ZmqEndpoint) -> None:
+def attachEndpoint(socket: zmq.Socket[bytes], endpoint: ZmqEndpoint) -> None:
     try:
         if endpoint.type == ZmqEndpointType.bind:
             socket.bind(endpoint.address)
@@ -60,8 +61,12 @@ def _attach(socket: zmq.Socket[bytes], endpoint: ZmqEndpoint) -> None:
         raise EndpointError(msg) from error
 
 
+#: The largest maxMessageSize: libzmq keeps ZMQ_MAXMSGSIZE in an int64.
+MAX_MESSAGE_SIZE = 2**63 - 1
+
+
 def _checkMaxMessageSize(size: object) -> None:
-    if size is not None and (type(size) is not int or not 1 <= size < 2**63):
+    if size is not None and (type(size) is not int or not 1 <= size <= MAX_MESSAGE_SIZE):
         msg = f"maxMessageSize must be a positive number of bytes or None (no limit), not {size!r}"
         raise ValueError(msg)
 
@@ -164,7 +169,7 @@ class ZmqConnection:
             if self.monitored or self.security is not None or self.maxMessageSize is not None:
                 self._lifecycle = self._newMonitor(socket)
             for each in endpoints:
-                _attach(socket, each)
+                attachEndpoint(socket, each)
                 self._endpoints.append(each)
         except BaseException:
             if self._lifecycle is not None:
@@ -207,17 +212,8 @@ class ZmqConnection:
             socket.set(zmq.IDENTITY, self._identity)
         if self.maxMessageSize is not None:
             socket.set(zmq.MAXMSGSIZE, self.maxMessageSize)
-        security = self.security
-        if isinstance(security, CurveServer):
-            socket.set(zmq.CURVE_SERVER, 1)
-            socket.set(zmq.CURVE_SECRETKEY, security.keys.secretKey)
-            handler = self._factory._zapHandler()  # noqa: SLF001
-            self._zapDomain = handler.register(security.policy, self)
-            socket.set(zmq.ZAP_DOMAIN, self._zapDomain)
-        elif isinstance(security, CurveClient):
-            socket.set(zmq.CURVE_SERVERKEY, security.serverKey)
-            socket.set(zmq.CURVE_PUBLICKEY, security.keys.publicKey)
-            socket.set(zmq.CURVE_SECRETKEY, security.keys.secretKey)
+        zapHandler = self._factory._zapHandler  # noqa: SLF001
+        self._zapDomain = secureSocket(socket, self.security, zapHandler, self)
 
     def _newMonitor(self, socket: zmq.Socket[bytes]) -> ConnectionMonitor:
         return ConnectionMonitor(socket, self._factory.reactor, self, self._peerDisconnected)
@@ -290,7 +286,7 @@ class ZmqConnection:
         self._checkOpen("add endpoints")
         checked = [checkEndpoint(each) for each in endpoints]
         for each in checked:
-            _attach(self._socket, each)
+            attachEndpoint(self._socket, each)
             self._endpoints.append(each)
         self._reader.kick()
 

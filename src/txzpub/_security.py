@@ -28,6 +28,7 @@ __all__ = [
     "CurveServer",
     "Security",
     "loadPublicKey",
+    "readCertificate",
     "requireCurve",
 ]
 
@@ -63,13 +64,18 @@ def _readText(path: str | os.PathLike[str]) -> str:
         raise SecurityError(msg) from None
 
 
+def readCertificate(path: str | os.PathLike[str]) -> tuple[bytes, bytes | None]:
+    """(public key, secret key or None) of a certificate file, as Z85."""
+    return parseCertificate(_readText(path), repr(os.fspath(path)))
+
+
 def loadPublicKey(path: str | os.PathLike[str]) -> bytes:
     """
     The public key (Z85) in a certificate file, public or secret.
 
     .. versionadded:: 0.3.0
     """
-    public, _ = parseCertificate(_readText(path), repr(os.fspath(path)))
+    public, _ = readCertificate(path)
     return public
 
 
@@ -103,9 +109,9 @@ class CurveKeyPair:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> CurveKeyPair:
         """The key pair in a secret certificate (``NAME.key_secret``)."""
-        where = repr(os.fspath(path))
-        public, secret = parseCertificate(_readText(path), where)
+        public, secret = readCertificate(path)
         if secret is None:
+            where = repr(os.fspath(path))
             msg = (
                 f"{where} is a public certificate; this side needs its secret one "
                 "(NAME.key_secret, made by `txzpub keygen NAME`)"

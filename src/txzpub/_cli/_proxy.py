@@ -34,8 +34,9 @@ from typing import Any
 import zmq
 from twisted.internet.task import deferLater
 
-from txzpub import CurveServer, ZmqEndpoint, ZmqEndpointType
-from txzpub._authenticator import ZapHandler
+from txzpub import CurveServer, EndpointError, ZmqEndpoint, ZmqEndpointType
+from txzpub._authenticator import ZapHandler, secureSocket
+from txzpub._connection import attachEndpoint
 from txzpub._monitor import ConnectionMonitor
 
 from ._common import UsageError, attachedAddress, endpointFrom, nonNegativeFloat, say
@@ -137,11 +138,13 @@ class Proxy:
         self, socket: zmq.Socket[Any], server: CurveServer, side: Side, reactor: Any
     ) -> None:
         """Make *socket* a CURVE server under *server*'s policy; before it attaches."""
-        if self.zap is None:
-            self.zap = ZapHandler(self.context, reactor)
-        socket.set(zmq.CURVE_SERVER, 1)
-        socket.set(zmq.CURVE_SECRETKEY, server.keys.secretKey)
-        socket.set(zmq.ZAP_DOMAIN, self.zap.register(server.policy, side))
+
+        def zapHandler() -> ZapHandler:
+            if self.zap is None:
+                self.zap = ZapHandler(self.context, reactor)
+            return self.zap
+
+        secureSocket(socket, server, zapHandler, side)
         self.monitors.append(ConnectionMonitor(socket, reactor, side))
 
     def socket(self, kind: int) -> zmq.Socket[Any]:
@@ -152,13 +155,9 @@ class Proxy:
 
     def attach(self, socket: zmq.Socket[Any], endpoint: ZmqEndpoint, what: str) -> str:
         try:
-            if endpoint.type == ZmqEndpointType.bind:
-                socket.bind(endpoint.address)
-            else:
-                socket.connect(endpoint.address)
-        except zmq.ZMQError as error:
-            reason = zmq.strerror(error.errno) if error.errno else str(error)
-            msg = f"{what}: cannot {endpoint.type} to {endpoint.address!r}: {reason}"
+            attachEndpoint(socket, endpoint)
+        except EndpointError as error:
+            msg = f"{what}: {error}"
             raise UsageError(msg) from None
         return f"{attachedAddress(socket, endpoint)}" + (
             " (connected)" if endpoint.type == ZmqEndpointType.connect else ""

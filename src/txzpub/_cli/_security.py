@@ -23,8 +23,10 @@ import ipaddress
 from collections.abc import Sequence
 from pathlib import Path
 
-from txzpub import CurveClient, CurveKeyPair, CurveServer, SecurityError, loadPublicKey
-from txzpub._core._curve import Z85_KEY_LENGTH, checkKey, fingerprint, parseCertificate
+from txzpub import CurveClient, CurveKeyPair, CurveServer, SecurityError
+from txzpub._connection import MAX_MESSAGE_SIZE
+from txzpub._core._curve import Z85_KEY_LENGTH, checkKey, fingerprint
+from txzpub._security import readCertificate
 
 from ._common import UsageError, positiveInt, say
 
@@ -75,10 +77,6 @@ def network(text: str) -> str:
     except ValueError:
         msg = f"{text!r} is not an IP address or range (write 127.0.0.1 or 10.0.0.0/8)"
         raise argparse.ArgumentTypeError(msg) from None
-
-
-#: libzmq keeps ZMQ_MAXMSGSIZE in an int64.
-MAX_MESSAGE_SIZE = 2**63 - 1
 
 
 def messageSize(text: str) -> int:
@@ -313,9 +311,8 @@ def _publicKey(text: str, flag: str, command: str) -> bytes:
     path = Path(text)
     if path.is_file():
         try:
-            key = loadPublicKey(path)
-            _, secret = parseCertificate(path.read_text(encoding="utf-8"))
-        except (SecurityError, OSError, UnicodeDecodeError) as error:
+            key, secret = readCertificate(path)
+        except SecurityError as error:
             msg = f"{flag}: {error}"
             raise UsageError(msg) from None
         if secret is not None:
