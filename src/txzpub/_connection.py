@@ -356,7 +356,7 @@ class ZmqConnection:
         to see the first handshake. inproc:// peers have no handshake and
         libzmq reports no events for them: use tcp:// or ipc:// to be told.
 
-        .. versionadded:: 0.2.0
+        .. versionadded:: 0.1.0
         """
         monitor = self._lifecycleOrNone()
         if monitor is None:
@@ -369,7 +369,7 @@ class ZmqConnection:
         from now on; ``async for`` ends when the connection shuts down. It queues
         at most *maxQueued* unread events, dropping the oldest.
 
-        .. versionadded:: 0.2.0
+        .. versionadded:: 0.1.0
         """
         monitor = self._lifecycleOrNone()
         if monitor is None:

@@ -59,7 +59,7 @@ class ConnectionEventKind(enum.Enum):
     """
     What happened to a connection's peer (libzmq's ZMQ_EVENT_* names).
 
-    .. versionadded:: 0.2.0
+    .. versionadded:: 0.1.0
     """
 
     CONNECTED = "connected"
@@ -137,7 +137,7 @@ class ConnectionEvent:
     a reconnect interval, or a handshake error code, depending on ``kind``);
     ``code`` is libzmq's ZMQ_EVENT_* number.
 
-    .. versionadded:: 0.2.0
+    .. versionadded:: 0.1.0
     """
 
     kind: ConnectionEventKind
@@ -167,7 +167,7 @@ class ConnectionEvents:
     ``async for`` ends when the connection shuts down (or after close());
     ``next()`` then fails with ConnectionClosed.
 
-    .. versionadded:: 0.2.0
+    .. versionadded:: 0.1.0
     """
 
     def __init__(self, maxQueued: int = DEFAULT_MAX_EVENTS) -> None:

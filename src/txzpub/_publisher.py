@@ -68,7 +68,7 @@ class SubscriberTimeout(TxzpubError, TimeoutError):
     seconds. Check that the subscribers connect to the right address and
     subscribe to a prefix of the tag.
 
-    .. versionadded:: 0.2.0
+    .. versionadded:: 0.1.0
     """
 
 
@@ -78,7 +78,7 @@ class PublishQueueFull(TxzpubError):
     already wait for slow subscribers. Wait for earlier publishLossless()
     Deferreds before publishing more, or raise ``maxPending``.
 
-    .. versionadded:: 0.2.0
+    .. versionadded:: 0.1.0
     """
 
 
@@ -128,11 +128,11 @@ class ZmqPubConnection(ZmqConnection):
     #: arrives, the last message of each tag it matches, so late joiners start
     #: with the current state (the ZeroMQ guide's last value cache). Existing
     #: subscribers of those tags receive the repeat too; the cache holds one
-    #: message per distinct tag ever published. ``.. versionadded:: 0.2.0``
+    #: message per distinct tag ever published. ``.. versionadded:: 0.1.0``
     lastValueCache = False
     #: Set XPUB_NODROP: at a peer's high-water mark a send fails instead of
     #: dropping, so publishLossless() can wait. publish() then raises zmq.Again
-    #: at the high-water mark. ``.. versionadded:: 0.2.0``
+    #: at the high-water mark. ``.. versionadded:: 0.1.0``
     noDrop = False
     #: Most messages publishLossless() holds while peers are at their
     #: high-water mark; beyond it, it fails with PublishQueueFull.
@@ -142,7 +142,7 @@ class ZmqPubConnection(ZmqConnection):
 
     #: A live, read-only mapping: subscribed prefix (bytes) -> how many peers
     #: subscribe to it (see the module docstring). Prefixes with no subscriber
-    #: are absent. ``.. versionadded:: 0.2.0``
+    #: are absent. ``.. versionadded:: 0.1.0``
     subscriptions = _ReadOnlyView()
 
     def __init__(
@@ -231,7 +231,7 @@ class ZmqPubConnection(ZmqConnection):
         the connection shuts down first. Do not mix it with publish(), which
         would overtake messages still queued here.
 
-        .. versionadded:: 0.2.0
+        .. versionadded:: 0.1.0
         """
         if not self.noDrop:
             msg = "publishLossless() needs a publisher created with noDrop=True"
@@ -277,7 +277,7 @@ class ZmqPubConnection(ZmqConnection):
         reactor) it fails with SubscriberTimeout when that passes first; it fails
         with ConnectionClosed on shutdown, and can be cancelled.
 
-        .. versionadded:: 0.2.0
+        .. versionadded:: 0.1.0
         """
         tag = asBytes(tag, "tag")
         if type(count) is not int or count < 0:
@@ -311,7 +311,7 @@ class ZmqPubConnection(ZmqConnection):
         function that unregisters the callback (calling it twice is fine).
         Exceptions from the callback are logged and do not stop the others.
 
-        .. versionadded:: 0.2.0
+        .. versionadded:: 0.1.0
         """
         if not callable(callback):
             msg = f"callback must be callable, not {callback!r}"

@@ -73,7 +73,7 @@ def loadPublicKey(path: str | os.PathLike[str]) -> bytes:
     """
     The public key (Z85) in a certificate file, public or secret.
 
-    .. versionadded:: 0.3.0
+    .. versionadded:: 0.1.0
     """
     public, _ = readCertificate(path)
     return public
@@ -84,7 +84,7 @@ class CurveKeyPair:
     """
     A CURVE key pair, as Z85. The secret key is left out of the repr.
 
-    .. versionadded:: 0.3.0
+    .. versionadded:: 0.1.0
     """
 
     publicKey: bytes = attrs.field(converter=_publicKey)
@@ -161,7 +161,7 @@ class CurveServer:
     addresses not in *denyAddresses* and, if given, in *allowAddresses*.
     Peers without CURVE never complete a handshake. Refusals are logged.
 
-    .. versionadded:: 0.3.0
+    .. versionadded:: 0.1.0
     """
 
     keys: CurveKeyPair = attrs.field(converter=_keyPair)
@@ -204,7 +204,7 @@ class CurveClient:
     Make a connection a CURVE client of the server whose public key is
     *serverKey*, authenticating with *keys*.
 
-    .. versionadded:: 0.3.0
+    .. versionadded:: 0.1.0
     """
 
     keys: CurveKeyPair = attrs.field(converter=_keyPair)

@@ -162,7 +162,7 @@ class PublisherService(_ConnectionService[ZmqPubConnection]):
     makes one and shuts it down on stopService(). ``service.connection`` is
     the publisher while running.
 
-    .. versionadded:: 0.2.0
+    .. versionadded:: 0.1.0
     """
 
     connectionClass = ZmqPubConnection
@@ -175,7 +175,7 @@ class SubscriberService(_ConnectionService[ZmqSubConnection]):
     with the connection: an ``async def`` that loops ``async for`` over a
     subscription ends by itself when the service stops.
 
-    .. versionadded:: 0.2.0
+    .. versionadded:: 0.1.0
     """
 
     connectionClass = ZmqSubConnection
