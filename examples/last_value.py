@@ -35,7 +35,7 @@ async def main(reactor):
     prices = late.subscribe(b"prices")
     current = {}
     while len(current) < 2:
-        message = await prices.next().addTimeout(10, reactor)
+        message = await prices.next(timeout=10)
         current[message.tag.decode()] = message.body.decode()
     for tag in sorted(current):
         print(f"late subscriber: {tag} is {current[tag]}")

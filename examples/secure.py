@@ -58,7 +58,7 @@ async def main(reactor):
             break
     await publisher.waitForSubscribers(1, b"plans", timeout=10)  # alice's
     publisher.publish(b"meet at noon", b"plans")
-    message = await plans.next().addTimeout(10, reactor)
+    message = await plans.next(timeout=10)
     print(f"alice received: {message.body.decode()}")
     print(f"subscriptions at the publisher: {dict(publisher.subscriptions)}")
     factory.shutdown()

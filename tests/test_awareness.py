@@ -243,7 +243,14 @@ def test_waitForSubscribersCancels(factory: ZmqFactory) -> None:
 
 @pytest.mark.parametrize(
     ("args", "error"),
-    [((-1,), ValueError), ((1.5,), ValueError), ((1, b"", -1), ValueError), ((1, 3), TypeError)],
+    [
+        ((-1,), ValueError),
+        ((1.5,), TypeError),
+        (("2",), TypeError),
+        ((1, b"", -1), ValueError),
+        ((1, b"", "1"), TypeError),
+        ((1, 3), TypeError),
+    ],
 )
 def test_waitForSubscribersRefusesBadArguments(
     factory: ZmqFactory, args: tuple[Any, ...], error: type[Exception]

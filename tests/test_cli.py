@@ -25,10 +25,16 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from twisted.internet.defer import ensureDeferred
+from twisted.internet.task import Clock
 
 from txzpub._cli._common import UsageError, endpointFrom
+from txzpub._cli._pub import Pacer, fromArguments, subscriberCheck
 from txzpub._cli._render import escape, renderJson, renderText
 
 from .helpers import childEnvironment
@@ -272,6 +278,48 @@ def test_sub_stops_quietly_when_its_reader_goes() -> None:
         assert publisher.stop() == 0, publisher
 
 
+# -- pub: messages that nobody subscribed to ---------------------------------------------
+
+UNHEARD = (
+    "txzpub pub: warning: {n} of the {sent} message(s) had no subscriber when published, "
+    "and ZeroMQ drops those; --wait-subscribers N waits for N subscribers of 'news' first"
+)
+
+
+@pytest.mark.parametrize("framing", [(), ("--multipart",)], ids=["one frame", "multipart"])
+@pytest.mark.parametrize("source", ["stdin", "arguments"])
+def test_pub_without_subscribers_warns_and_exits_0(source: str, framing: tuple[str, ...]) -> None:
+    """``printf 'a\\nb\\nc\\n' | txzpub pub ADDR -t news`` with nobody listening."""
+    if source == "arguments":
+        publisher = run("pub", ANY_PORT, "-t", "news", *framing, "-m", "a", "-m", "b", "-m", "c")
+    else:
+        with running("pub", ANY_PORT, "-t", "news", *framing, stdin=subprocess.PIPE) as publisher:
+            publisher.errLine("publishing 'news' on", "the publisher's readiness")
+            publisher.write(b"a\nb\nc\n", close=True)
+            publisher.finish()
+    assertClean(publisher)
+    assert publisher.err[-2:] == [
+        "txzpub pub: published 3 message(s)",
+        UNHEARD.format(n=3, sent=3),
+    ], publisher
+
+
+@pytest.mark.parametrize("framing", [(), ("--multipart",)], ids=["one frame", "multipart"])
+def test_pub_waiting_for_its_subscriber_does_not_warn(framing: tuple[str, ...]) -> None:
+    with running(
+        "pub", ANY_PORT, "-t", "news", *framing, "--wait-subscribers", "1", "-m", "a", "-m", "b",
+    ) as publisher:  # fmt: skip
+        address = publisher.errLine(PUBLISHER_ON, "the publisher's address")[1]
+        with running("sub", address, "-t", "news", "--count", "2") as sub:
+            assert sub.finish() == 0, sub
+        assert publisher.finish() == 0, publisher
+    assertClean(sub)
+    assertClean(publisher)
+    assert sub.out == ["news a", "news b"]
+    assert publisher.err[-1] == "txzpub pub: published 2 message(s)", publisher
+    assert "no subscriber" not in publisher.stderr, publisher
+
+
 # -- signals --------------------------------------------------------------------------
 
 READY = {
@@ -485,3 +533,81 @@ def test_endpoints(text: str, default: str, flag: str | None, expected: tuple[st
 def test_bad_connect_endpoints(text: str) -> None:
     with pytest.raises(UsageError):
         endpointFrom(text, "connect")
+
+
+class StubPublisher:
+    """What pub's Pacer uses of a ZmqPubConnection: subscriptions, framing, publish()."""
+
+    topicSep = b"\0"
+
+    def __init__(self, subscriptions: dict[bytes, int], *, multipart: bool = False) -> None:
+        self.subscriptions = subscriptions
+        self.multipartFraming = multipart
+        self.published: list[tuple[bytes, bytes]] = []
+        #: Called after each publish(), as a subscription arriving meanwhile would be.
+        self.afterPublish: Callable[[], object] = lambda: None
+
+    def publish(self, message: bytes, tag: bytes) -> None:
+        self.published.append((tag, message))
+        self.afterPublish()
+
+
+def naiveHasSubscriber(
+    subscriptions: dict[bytes, int], tag: bytes, body: bytes, *, multipart: bool
+) -> bool:
+    frame = tag if multipart else tag + b"\0" + body
+    return any(frame.startswith(prefix) for prefix in subscriptions)
+
+
+SMALL = st.binary(max_size=4).map(lambda b: bytes(c % 3 for c in b))  # few bytes: many matches
+
+
+@given(
+    subscriptions=st.dictionaries(SMALL | SMALL.map(lambda b: b"ab\0" + b), st.integers(1, 3)),
+    tag=st.sampled_from([b"", b"a", b"ab", b"abc"]),
+    body=SMALL,
+    multipart=st.booleans(),
+)
+def test_subscriber_check_is_the_naive_prefix_match(
+    subscriptions: dict[bytes, int], tag: bytes, body: bytes, multipart: bool
+) -> None:
+    publisher: Any = StubPublisher(subscriptions, multipart=multipart)
+    assert subscriberCheck(publisher, tag)(body) == naiveHasSubscriber(
+        subscriptions, tag, body, multipart=multipart
+    )
+
+
+def publishAll(publisher: Any, tag: bytes, bodies: list[str]) -> Pacer:
+    pacer = Pacer(Clock(), None)
+    outcome: list[object] = []
+    ensureDeferred(pacer.publishAll(publisher, tag, fromArguments(bodies))).addBoth(outcome.append)
+    assert outcome == [None]
+    return pacer
+
+
+@pytest.mark.parametrize(
+    ("subscriptions", "multipart", "unheard"),
+    [
+        ({}, False, 4),
+        ({b"": 1}, False, 0),
+        ({b"ne": 2}, False, 0),
+        ({b"news\0x": 1}, False, 2),  # reaches into the body: x1 and x2 match
+        ({b"news\0x": 1}, True, 4),  # the first frame is the tag alone
+        ({b"newsroom": 1, b"weather": 1}, False, 4),
+    ],
+)
+def test_pacer_counts_the_messages_without_subscriber(
+    subscriptions: dict[bytes, int], multipart: bool, unheard: int
+) -> None:
+    publisher = StubPublisher(subscriptions, multipart=multipart)
+    pacer = publishAll(publisher, b"news", ["x1", "y1", "x2", "y2"])
+    assert (pacer.sent, pacer.unheard) == (4, unheard)
+    assert len(publisher.published) == 4
+
+
+def test_pacer_sees_a_subscription_arrive_between_messages() -> None:
+    subscriptions: dict[bytes, int] = {}
+    publisher = StubPublisher(subscriptions)
+    publisher.afterPublish = lambda: subscriptions.setdefault(b"news", 1)
+    pacer = publishAll(publisher, b"news", ["first", "second", "third"])
+    assert (pacer.sent, pacer.unheard) == (3, 1)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import stat
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -251,7 +252,10 @@ def test_keys_as_one_argument(argv: list[str], expected: list[str]) -> None:
     assert keysAsOneArgument(argv) == expected
 
 
-INTRUDERS = {
+#: Command-line arguments made from the keys fixture.
+Flags = Callable[[SimpleNamespace], tuple[str, ...]]
+
+INTRUDERS: dict[str, tuple[Flags, str, str | None]] = {
     # who: (flags, the line the publisher logs, the line the intruder logs, if any)
     "unknown key": (
         lambda keys: clientFlags(keys, "mallory"),
@@ -403,12 +407,44 @@ def test_a_proxy_without_curve_is_not_reached_by_curve_clients(keys: SimpleNames
     checked(bob)
 
 
+CERTIFICATE_NOTE = (
+    "txzpub {command}: note: {flag} {path!r} is a secret certificate; only its public one "
+    "(NAME.key) is needed here, and the secret one should stay with its owner"
+)
+
+
+@pytest.mark.parametrize("secret", [False, True], ids=["public", "secret"])
+def test_a_secret_certificate_where_a_public_key_will_do(
+    keys: SimpleNamespace, secret: bool
+) -> None:
+    """It works (its public key is used), with a note that only the public one is needed."""
+    server = keys.server_secret if secret else keys.server
+    sub = run("sub", CONNECT, "--curve-client-key", keys.alice_secret,
+              "--curve-server-key", server, "--timeout", "0.1")  # fmt: skip
+    alice = keys.alice_secret if secret else keys.alice
+    pub = run("pub", ANY_PORT, "--curve-server-key", keys.server_secret, "--allow-key", alice,
+              "-m", "x")  # fmt: skip
+    checked(sub, status=1)
+    checked(pub)
+    assert re.search(SUBSCRIBED, sub.stderr), sub
+    assert "published 1 message(s)" in pub.stderr, pub
+    subNotes = [line for line in sub.err if "is a secret certificate" in line]
+    pubNotes = [line for line in pub.err if "is a secret certificate" in line]
+    if secret:
+        assert subNotes == [
+            CERTIFICATE_NOTE.format(command="sub", flag="--curve-server-key", path=server)
+        ]
+        assert pubNotes == [CERTIFICATE_NOTE.format(command="pub", flag="--allow-key", path=alice)]
+    else:
+        assert subNotes == pubNotes == []
+
+
 # -- bad input: one line, status 2, no key shown -------------------------------------------
 
 CONNECT = "tcp://127.0.0.1:9"
 PROXY = ("proxy", "--xsub", ANY_PORT, "--xpub", ANY_PORT)
 
-BAD = {
+BAD: dict[str, tuple[Flags, str]] = {
     "allow without a server key": (
         lambda k: ("pub", ANY_PORT, "--allow-key", k.alice),
         "--allow-key needs --curve-server-key PATH",

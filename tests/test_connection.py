@@ -239,7 +239,7 @@ def test_subscribeTypeError(factory: ZmqFactory) -> None:
 
 
 def test_queueOptionsValidated(factory: ZmqFactory) -> None:
-    with pytest.raises(ValueError, match=r"^maxQueued must be >= 1, not 0$"):
+    with pytest.raises(ValueError, match=r"^maxQueued must be >= 1, not 0 \(int\)$"):
         ZmqSubConnection(factory, maxQueued=0)
     with pytest.raises(TypeError, match=r"^maxQueued must be an int"):
         ZmqSubConnection(factory, maxQueued="10")  # type: ignore[arg-type]

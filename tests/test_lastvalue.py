@@ -43,5 +43,5 @@ async def test_replayMatchesAsZeroMQDoes(factory: ZmqFactory) -> None:
 def test_offByDefault(factory: ZmqFactory) -> None:
     publisher = ZmqPubConnection(factory)
     publisher.publish(b"v", b"t")
-    assert publisher._lastValues == {}
+    assert publisher._lastValues is None  # no cache kept
     assert ZmqPubConnection.lastValueCache is False

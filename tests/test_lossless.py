@@ -7,6 +7,7 @@ import pytest_twisted
 from twisted.internet.defer import Deferred
 
 from txzpub import (
+    ConfigurationError,
     ConnectionClosed,
     OverflowPolicy,
     PublishQueueFull,
@@ -82,7 +83,7 @@ async def test_fullQueueFailsClearly(factory: ZmqFactory) -> None:
 
 def test_needsNoDrop(factory: ZmqFactory) -> None:
     publisher = ZmqPubConnection(factory)
-    with pytest.raises(ValueError, match=r"needs a publisher created with noDrop=True"):
+    with pytest.raises(ConfigurationError, match=r"needs a publisher created with noDrop=True"):
         publisher.publishLossless(b"x")
 
 

@@ -112,7 +112,7 @@ def test_eventsReportAPeerClosingAndEndOnShutdown(
     ended = ensureDeferred(_drain(stream))
     subscriber.shutdown()
     yield bounded(ended, "the end of async for")
-    assert stream.ended
+    assert stream.closed
     with pytest.raises(ConnectionClosed):
         yield stream.next()
     disconnects = [
@@ -177,19 +177,26 @@ def test_eachStreamSeesEveryEvent(factory: ZmqFactory) -> Iterator[object]:
 
 
 def test_streamsAreBoundedAndDropTheOldest() -> None:
-    stream = ConnectionEvents(maxQueued=2)
+    stream = ConnectionEvents._create("the events", maxQueued=2)
     events = [ConnectionEvent(DISCONNECTED, f"tcp://x:{n}", n) for n in range(5)]
     for event in events:
         stream._put(event)
-    assert stream.dropped == 3
+    assert stream.statistics().dropped == 3
     assert stream.next().result is events[3]  # type: ignore[attr-defined]
     assert stream.next().result is events[4]  # type: ignore[attr-defined]
-    with pytest.raises(ValueError, match="maxQueued"):
-        ConnectionEvents(0)
+    with pytest.raises(ValueError, match=r"^maxQueued must be >= 1, not 0 \(int\)$"):
+        ConnectionEvents._create("the events", 0)
+
+
+def test_eventsBoundIsChecked(factory: ZmqFactory) -> None:
+    """A bound of the wrong type is a TypeError, as for every other bound."""
+    publisher = ZmqPubConnection(factory)
+    with pytest.raises(TypeError, match=r"^maxQueued must be an int, not 'x' \(str\)$"):
+        publisher.events("x")  # type: ignore[arg-type]
 
 
 def test_closedStreamKeepsWhatItQueued() -> None:
-    stream = ConnectionEvents()
+    stream = ConnectionEvents._create("the events")
     event = ConnectionEvent(HANDSHAKE, "inproc://x")
     stream._put(event)
     stream.close()
@@ -217,7 +224,7 @@ def test_afterShutdown(factory: ZmqFactory, inprocAddress: str) -> None:
     failed = publisher.whenConnected()
     assert failed.result.check(ConnectionClosed)  # type: ignore[attr-defined]
     failed.addErrback(lambda _: None)
-    assert publisher.events().ended
+    assert publisher.events().closed
 
 
 def test_factoryShutdownStopsMonitors(inprocAddress: str) -> None:
@@ -227,7 +234,7 @@ def test_factoryShutdownStopsMonitors(inprocAddress: str) -> None:
     stream = subscriber.events()
     waiting = subscriber.whenConnected()
     made.shutdown()
-    assert stream.ended
+    assert stream.closed
     assert waiting.result.check(ConnectionClosed)  # type: ignore[attr-defined]
     waiting.addErrback(lambda _: None)
     assert subscriber._lifecycle is not None

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+import pytest
+
 import txzpub
 from txzpub import _core, _errors, _legacy, _publisher, _subscription
 from txzpub._core import _buffer, _endpoint, _message
@@ -23,13 +27,15 @@ CONTRACT = {
     "ZmqPubConnection": _publisher.ZmqPubConnection,
     "ZmqSubConnection": _legacy.ZmqSubConnection,
     "__version__": txzpub._version.__version__,
-    "ConnectionEvent": txzpub._monitor.ConnectionEvent,
-    "ConnectionEventKind": txzpub._monitor.ConnectionEventKind,
-    "ConnectionEvents": txzpub._monitor.ConnectionEvents,
+    "ConnectionEvent": txzpub._core._lifecycle.ConnectionEvent,
+    "ConnectionEventKind": txzpub._core._lifecycle.ConnectionEventKind,
+    "ConnectionEvents": txzpub._events.ConnectionEvents,
     "PublisherService": txzpub._service.PublisherService,
     "SubscriberService": txzpub._service.SubscriberService,
-    "SubscriberTimeout": _publisher.SubscriberTimeout,
-    "PublishQueueFull": _publisher.PublishQueueFull,
+    "SubscriberTimeout": _errors.SubscriberTimeout,
+    "PublishQueueFull": _errors.PublishQueueFull,
+    "ReceiveTimeout": _errors.ReceiveTimeout,
+    "ConfigurationError": _errors.ConfigurationError,
     "SecurityError": _errors.SecurityError,
     "CurveKeyPair": txzpub._security.CurveKeyPair,
     "CurveServer": txzpub._security.CurveServer,
@@ -60,10 +66,42 @@ def test_errorsShareABase() -> None:
         txzpub.SubscriptionClosed,
         txzpub.EndpointError,
         txzpub.SecurityError,
+        txzpub.ReceiveTimeout,
+        txzpub.SubscriberTimeout,
+        txzpub.PublishQueueFull,
+        txzpub.ConfigurationError,
     ):
         assert issubclass(error, txzpub.TxzpubError)
     assert issubclass(txzpub.EndpointError, ValueError)
     assert issubclass(txzpub.SecurityError, ValueError)
+    assert issubclass(txzpub.ReceiveTimeout, TimeoutError)
+    assert issubclass(txzpub.SubscriberTimeout, TimeoutError)
+    assert issubclass(txzpub.ConfigurationError, RuntimeError)
+
+
+def test_everyPublicErrorLivesInTheErrorsModule() -> None:
+    """One place for errors: every exported exception is defined in _errors."""
+    exported = [getattr(txzpub, name) for name in txzpub.__all__]
+    errors = [
+        value for value in exported if isinstance(value, type) and issubclass(value, BaseException)
+    ]
+    assert {error.__name__ for error in errors} == set(_errors.__all__)
+    for error in errors:
+        assert getattr(_errors, error.__name__) is error
+
+
+@pytest.mark.parametrize(
+    ("cls", "where"),
+    [
+        (txzpub.Subscription, "ZmqSubConnection.subscribe(tag)"),
+        (txzpub.ConnectionEvents, "ZmqConnection.events()"),
+    ],
+)
+def test_handedOutClassesCannotBeConstructed(cls: type, where: str) -> None:
+    """A Subscription a user built would never receive: constructing one says where to get one."""
+    message = f"txzpub.{cls.__name__} cannot be constructed directly; get one from {where}"
+    with pytest.raises(TypeError, match=f"^{re.escape(message)}$"):
+        cls(b"news")
 
 
 EVERYDAY_NAMES = {
@@ -90,7 +128,7 @@ ALLOWED_PUBLIC = {
     "socketType", "allowLoopbackMulticast", "multicastRate", "highWaterMark",
     "tcpKeepalive", "tcpKeepaliveCount", "tcpKeepaliveIdle", "tcpKeepaliveInterval",
     "reconnectInterval", "reconnectIntervalMax", "topicSep", "addEndpoints", "send",
-    "shutdown", "fileno", "messageReceived", "factory", "socket", "endpoints", "identity",
+    "shutdown", "fileno", "doRead", "logPrefix", "connectionLost", "messageReceived", "factory", "socket", "endpoints", "identity",
     "publish", "subscribe", "unsubscribe", "gotMessage",
     # txzpub's additions
     "next", "readBatchSize", "lastValueCache", "noDrop", "maxPending", "publishLossless", "maxQueued", "overflowPolicy", "multipartFraming",
@@ -114,7 +152,8 @@ SHADOWABLE = {"subscriptions"}
 
 def test_shadowableNamesAreNonDataDescriptors() -> None:
     for name in SHADOWABLE:
-        descriptor = vars(txzpub.ZmqPubConnection)[name]
-        assert hasattr(descriptor, "__get__")
-        assert not hasattr(descriptor, "__set__")
-        assert not hasattr(descriptor, "__delete__")
+        for cls in (txzpub.ZmqPubConnection, txzpub._subscriber.Subscriber):
+            descriptor = vars(cls)[name]
+            assert hasattr(descriptor, "__get__")
+            assert not hasattr(descriptor, "__set__")
+            assert not hasattr(descriptor, "__delete__")

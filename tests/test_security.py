@@ -261,9 +261,11 @@ def test_badSecurityValues(factory: ZmqFactory) -> None:
     assert factory.connections == set()
 
 
-@pytest.mark.parametrize("size", [0, -1, True, 1.5, "10"])
-def test_badMaxMessageSize(factory: ZmqFactory, size: object) -> None:
-    with pytest.raises(ValueError, match="maxMessageSize"):
+@pytest.mark.parametrize(
+    ("size", "error"), [(0, ValueError), (-1, ValueError), (True, TypeError), (1.5, TypeError)]
+)
+def test_badMaxMessageSize(factory: ZmqFactory, size: object, error: type[Exception]) -> None:
+    with pytest.raises(error, match="^maxMessageSize must be "):
         ZmqSubConnection(factory, maxMessageSize=size)  # type: ignore[arg-type]
     assert factory.connections == set()
 

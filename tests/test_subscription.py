@@ -13,7 +13,7 @@ def makeSubscription(
     maxQueued: int = 10, overflow: OverflowPolicy = OverflowPolicy.DROP_OLDEST
 ) -> tuple[Subscription, list[str]]:
     calls: list[str] = []
-    subscription = Subscription(
+    subscription = Subscription._create(
         b"news",
         maxQueued=maxQueued,
         overflow=overflow,
@@ -259,7 +259,7 @@ def test_nextReturnsDeferred() -> None:
 def flushing() -> tuple[Subscription, list[Subscription]]:
     """A Subscription whose flush requests are collected, as the connection does."""
     pending: list[Subscription] = []
-    subscription = Subscription(
+    subscription = Subscription._create(
         b"news",
         maxQueued=100,
         overflow=OverflowPolicy.DROP_OLDEST,
@@ -370,7 +370,7 @@ class BatchTests(SynchronousTestCase):
 @pytest.mark.parametrize(
     ("limit", "error", "text"),
     [
-        (0, ValueError, r"^maxCount must be >= 1, not 0$"),
+        (0, ValueError, r"^maxCount must be >= 1, not 0 \(int\)$"),
         ("9", TypeError, r"^maxCount must be an int, not '9' \(str\)$"),
     ],
 )

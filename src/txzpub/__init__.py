@@ -3,8 +3,9 @@ txzpub: Deferred-first ZeroMQ publish/subscribe for Twisted.
 
 The successor to txZMQ: the same classes (change only the import line), plus
 ``msg = yield sub.next(b"news")`` and ``async for msg in sub.subscribe(b"news")``.
-This module only re-exports; the code lives in private modules, layered as
-tests/test_layers.py enforces.
+This module only re-exports; the code lives in private modules, layered:
+errors < the sans-IO core < Deferreds < reactor glue < connections < txZMQ
+adapters < command line.
 """
 
 from ._connection import ZmqConnection as ZmqConnection
@@ -13,19 +14,21 @@ from ._core._buffer import OverflowPolicy as OverflowPolicy
 from ._core._buffer import QueueStatistics as QueueStatistics
 from ._core._endpoint import ZmqEndpoint as ZmqEndpoint
 from ._core._endpoint import ZmqEndpointType as ZmqEndpointType
+from ._core._lifecycle import ConnectionEvent as ConnectionEvent
+from ._core._lifecycle import ConnectionEventKind as ConnectionEventKind
 from ._core._message import Message as Message
+from ._errors import ConfigurationError as ConfigurationError
 from ._errors import ConnectionClosed as ConnectionClosed
 from ._errors import EndpointError as EndpointError
+from ._errors import PublishQueueFull as PublishQueueFull
+from ._errors import ReceiveTimeout as ReceiveTimeout
 from ._errors import SecurityError as SecurityError
+from ._errors import SubscriberTimeout as SubscriberTimeout
 from ._errors import SubscriptionClosed as SubscriptionClosed
 from ._errors import TxzpubError as TxzpubError
+from ._events import ConnectionEvents as ConnectionEvents
 from ._factory import ZmqFactory as ZmqFactory
 from ._legacy import ZmqSubConnection as ZmqSubConnection
-from ._monitor import ConnectionEvent as ConnectionEvent
-from ._monitor import ConnectionEventKind as ConnectionEventKind
-from ._monitor import ConnectionEvents as ConnectionEvents
-from ._publisher import PublishQueueFull as PublishQueueFull
-from ._publisher import SubscriberTimeout as SubscriberTimeout
 from ._publisher import ZmqPubConnection as ZmqPubConnection
 from ._security import CurveClient as CurveClient
 from ._security import CurveKeyPair as CurveKeyPair
@@ -36,6 +39,7 @@ from ._version import __version__ as __version__
 
 __all__ = [
     "DEFAULT_MAX_QUEUED",
+    "ConfigurationError",
     "ConnectionClosed",
     "ConnectionEvent",
     "ConnectionEventKind",
@@ -49,6 +53,7 @@ __all__ = [
     "PublishQueueFull",
     "PublisherService",
     "QueueStatistics",
+    "ReceiveTimeout",
     "SecurityError",
     "SubscriberService",
     "SubscriberTimeout",

@@ -13,25 +13,31 @@ closed its socket and registered nothing with the reactor or the factory.
 from __future__ import annotations
 
 import errno
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
 from typing import Any
 
 import zmq
 from twisted.internet.defer import Deferred, fail
+from twisted.internet.interfaces import IReadDescriptor
 from twisted.logger import Logger
+from twisted.python.failure import Failure
+from zope.interface import implementer  # type: ignore[import-untyped]
 
 from ._authenticator import secureSocket
+from ._core._checks import checkInt, checkType, wrongType, wrongValue
 from ._core._endpoint import ZmqEndpoint, ZmqEndpointType, checkEndpoint
 from ._core._framing import DEFAULT_SEPARATOR
+from ._core._lifecycle import ConnectionEvent
 from ._core._message import asBytes
 from ._errors import ConnectionClosed, EndpointError
+from ._events import DEFAULT_MAX_EVENTS, ConnectionEvents
 from ._factory import ZmqFactory
-from ._monitor import DEFAULT_MAX_EVENTS, ConnectionEvent, ConnectionEvents, ConnectionMonitor
+from ._monitor import ConnectionMonitor
 from ._reader import DEFAULT_BATCH_SIZE, SocketReader
 from ._security import CurveClient, CurveServer, Security, requireCurve
 
-__all__ = ["ZmqConnection", "attachEndpoint"]
+__all__ = ["MAX_MESSAGE_SIZE", "ReadOnlyView", "ZmqConnection", "attachEndpoint"]
 
 _log = Logger()
 
@@ -66,22 +72,37 @@ MAX_MESSAGE_SIZE = 2**63 - 1
 
 
 def _checkMaxMessageSize(size: object) -> None:
-    if size is not None and (type(size) is not int or not 1 <= size <= MAX_MESSAGE_SIZE):
-        msg = f"maxMessageSize must be a positive number of bytes or None (no limit), not {size!r}"
-        raise ValueError(msg)
+    if size is not None:
+        checkInt(size, "maxMessageSize", minimum=1, maximum=MAX_MESSAGE_SIZE)
 
 
 def _checkSecurity(security: object) -> None:
     if security is None:
         return
-    if not isinstance(security, (CurveServer, CurveClient)):
-        msg = (
-            f"security must be a CurveServer, a CurveClient or None, not {type(security).__name__}"
-        )
-        raise TypeError(msg)
+    checkType(
+        security, (CurveServer, CurveClient), "security", "a CurveServer, a CurveClient or None"
+    )
     requireCurve()
 
 
+class ReadOnlyView:
+    """
+    A read-only attribute computed by *getter* (``sub.subscriptions``).
+
+    A non-data descriptor, so a txZMQ-style subclass that assigns an attribute
+    of the same name (``self.subscriptions = ...``) keeps its own.
+    """
+
+    def __init__(self, getter: Callable[[Any], object]) -> None:
+        self._getter = getter
+
+    def __get__(self, instance: object, owner: object = None) -> Any:
+        if instance is None:
+            return self
+        return self._getter(instance)
+
+
+@implementer(IReadDescriptor)
 class ZmqConnection:
     """
     A ZeroMQ socket driven by the factory's reactor, as txZMQ's ZmqConnection.
@@ -134,11 +155,7 @@ class ZmqConnection:
         maxMessageSize: int | None = None,
         security: Security | None = None,
     ) -> None:
-        if not isinstance(factory, ZmqFactory):
-            msg = (
-                f"factory must be a txzpub.ZmqFactory, not {factory!r} ({type(factory).__name__})"
-            )
-            raise TypeError(msg)
+        checkType(factory, ZmqFactory, "factory", "a txzpub.ZmqFactory")
         if factory.context is None:
             msg = "the factory was shut down; create a new ZmqFactory"
             raise ConnectionClosed(msg)
@@ -149,9 +166,10 @@ class ZmqConnection:
             )
             raise TypeError(msg)
         separator = self.topicSep
-        if type(separator) is not bytes or not separator:
-            msg = f"topicSep must be non-empty bytes, not {separator!r}"
-            raise TypeError(msg)
+        if type(separator) is not bytes:
+            raise wrongType("topicSep", "non-empty bytes", separator)
+        if not separator:
+            raise wrongValue("topicSep", "non-empty bytes", separator)
         endpoints = [checkEndpoint(endpoint)] if endpoint else []
         self._takeOptions(maxMessageSize, security)
         self._factory = factory
@@ -304,8 +322,7 @@ class ZmqConnection:
         elif isinstance(message, (list, tuple)):
             frames = [asBytes(frame, "message frame") for frame in message]
             if not frames:
-                msg = "message must have at least one frame, not an empty list"
-                raise ValueError(msg)
+                raise wrongValue("message", "at least one frame", message)
             socket.send_multipart(frames, zmq.NOBLOCK)
         else:
             socket.send(asBytes(message, "message"), zmq.NOBLOCK)
@@ -339,9 +356,31 @@ class ZmqConnection:
         self._releaseDomain()
         self._factory.connections.discard(self)
 
+    # -- IReadDescriptor, as txZMQ's connection is one -------------------------------
+
     def fileno(self) -> int:
         """The socket's ZMQ_FD (edge-triggered); -1 after shutdown."""
         return -1 if self._closed else self._fd
+
+    def doRead(self) -> None:
+        """
+        Read what is waiting now, as the reactor's reader does: at most one
+        batch, handlers' errors logged, never raising. Safe at any time, also
+        after shutdown (it does nothing then); txZMQ code calls it to catch up
+        with a missed edge of ZeroMQ's file descriptor.
+        """
+        if not self._closed:
+            self._reader.doRead()
+
+    def logPrefix(self) -> str:
+        """The prefix of the reactor's log lines about this connection."""
+        return "ZMQ"
+
+    def connectionLost(self, reason: Failure) -> None:
+        """
+        The reactor dropped the file descriptor (it is shutting down). The
+        socket stays open: call shutdown() to close it.
+        """
 
     # -- lifecycle (txzpub's addition) ---------------------------------------------
 
@@ -373,7 +412,9 @@ class ZmqConnection:
         """
         monitor = self._lifecycleOrNone()
         if monitor is None:
-            ended = ConnectionEvents(maxQueued)
+            ended = ConnectionEvents._create(
+                f"the events of {self!r}", maxQueued, clock=self._factory.reactor
+            )
             ended.close()
             return ended
         return monitor.events(maxQueued)

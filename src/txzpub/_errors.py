@@ -1,24 +1,35 @@
-# -*- test-case-name: tests.test_connection -*-
+# -*- test-case-name: tests.test_errors -*-
 """
 txzpub's exceptions, split by who caused the error.
 
 This is the bottom layer: it imports only the standard library, so every other
-layer can raise these. Messages say what happened and what to do about it.
+layer can raise these. Each subclasses a builtin where the meaning matches (a
+timeout is a TimeoutError, a bad endpoint a ValueError), so code that catches
+errors the usual way catches ours. Messages say what happened and what to do.
+Argument errors are plain TypeError and ValueError, made by ``_core._checks``.
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "ConfigurationError",
     "ConnectionClosed",
     "EndpointError",
+    "PublishQueueFull",
+    "ReceiveTimeout",
     "SecurityError",
+    "SubscriberTimeout",
     "SubscriptionClosed",
     "TxzpubError",
 ]
 
 
 class TxzpubError(Exception):
-    """Base class of every error txzpub raises on purpose."""
+    """
+    Base class of every error txzpub raises on purpose.
+
+    .. versionadded:: 0.1.0
+    """
 
 
 class ConnectionClosed(TxzpubError):
@@ -28,6 +39,8 @@ class ConnectionClosed(TxzpubError):
     Pending ``next()`` Deferreds fail with it, ``async for`` loops end, and any
     later ``next()`` fails with it at once. Create a new connection to receive
     again.
+
+    .. versionadded:: 0.1.0
     """
 
     def __init__(self, message: str = "") -> None:
@@ -38,6 +51,49 @@ class SubscriptionClosed(TxzpubError):
     """
     The subscription was unsubscribed completely (its reference count fell to
     zero), so its queue will never receive again. Subscribe again for a new one.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class ReceiveTimeout(TxzpubError, TimeoutError):
+    """
+    ``next(timeout=...)`` or ``nextBatch(timeout=...)`` waited *timeout*
+    seconds and nothing arrived. No message is lost: one that arrives later
+    goes to the next reader. Call again to keep waiting.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class SubscriberTimeout(TxzpubError, TimeoutError):
+    """
+    ``waitForSubscribers(count, tag, timeout)`` gave up: fewer than *count*
+    subscriptions matching *tag* had reached the publisher after *timeout*
+    seconds. Check that the subscribers connect to the right address and
+    subscribe to a prefix of the tag.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class PublishQueueFull(TxzpubError):
+    """
+    publishLossless() could not even queue the message: ``maxPending`` messages
+    already wait for slow subscribers. Wait for earlier publishLossless()
+    Deferreds before publishing more, or raise ``maxPending``.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class ConfigurationError(TxzpubError, RuntimeError):
+    """
+    A method needs an option the connection was not created with, such as
+    ``publishLossless()`` on a publisher without ``noDrop=True``. Create the
+    connection with that option.
+
+    .. versionadded:: 0.1.0
     """
 
 
@@ -47,6 +103,8 @@ class EndpointError(TxzpubError, ValueError):
     address, or a bind that the operating system refused (address in use).
 
     It is a ValueError, so code that validates input the usual way catches it.
+
+    .. versionadded:: 0.1.0
     """
 
 
@@ -58,4 +116,6 @@ class SecurityError(TxzpubError, ValueError):
 
     It is a ValueError, so code that validates input the usual way catches it.
     The message never contains a key.
+
+    .. versionadded:: 0.1.0
     """

@@ -21,64 +21,29 @@ every stream.
 
 from __future__ import annotations
 
-import enum
 import errno
 import os
-from collections import deque
 from collections.abc import Callable
 from contextlib import suppress
 from typing import Any
 
-import attrs
 import zmq
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.logger import Logger
 from zmq.utils.monitor import parse_monitor_message
 
+from ._core._lifecycle import ConnectionEvent, ConnectionEventKind
 from ._errors import ConnectionClosed
+from ._events import DEFAULT_MAX_EVENTS, ConnectionEvents
 from ._reader import SocketReader
+from ._waiters import Waiters
 
-__all__ = [
-    "DEFAULT_MAX_EVENTS",
-    "ConnectionEvent",
-    "ConnectionEventKind",
-    "ConnectionEvents",
-    "ConnectionMonitor",
-]
+__all__ = ["ConnectionMonitor", "handshakeReason"]
 
 _log = Logger()
 
-#: Default bound of each events() stream's queue.
-DEFAULT_MAX_EVENTS = 1000
-
 # Monitor events are few; small batches keep a burst from delaying other sockets.
 _MONITOR_BATCH = 64
-
-
-class ConnectionEventKind(enum.Enum):
-    """
-    What happened to a connection's peer (libzmq's ZMQ_EVENT_* names).
-
-    .. versionadded:: 0.1.0
-    """
-
-    CONNECTED = "connected"
-    CONNECT_DELAYED = "connect delayed"
-    CONNECT_RETRIED = "connect retried"
-    LISTENING = "listening"
-    BIND_FAILED = "bind failed"
-    ACCEPTED = "accepted"
-    ACCEPT_FAILED = "accept failed"
-    CLOSED = "closed"
-    CLOSE_FAILED = "close failed"
-    DISCONNECTED = "disconnected"
-    #: The ZMTP handshake with a peer completed: messages can flow.
-    HANDSHAKE_SUCCEEDED = "handshake succeeded"
-    #: No detail, protocol or authentication failure; ``value`` says which.
-    HANDSHAKE_FAILED = "handshake failed"
-    MONITOR_STOPPED = "monitor stopped"
-    #: An event this version of txzpub does not name; ``code`` has libzmq's number.
-    OTHER = "other"
 
 
 _KINDS: dict[int, ConnectionEventKind] = {
@@ -127,25 +92,6 @@ def handshakeReason(value: int) -> str:
     return f"code {value:#x}"
 
 
-@attrs.frozen
-class ConnectionEvent:
-    """
-    One lifecycle event of a connection's socket.
-
-    ``endpoint`` is the address concerned (for a bound socket, its own bound
-    address); ``value`` is libzmq's event value (a file descriptor, an errno,
-    a reconnect interval, or a handshake error code, depending on ``kind``);
-    ``code`` is libzmq's ZMQ_EVENT_* number.
-
-    .. versionadded:: 0.1.0
-    """
-
-    kind: ConnectionEventKind
-    endpoint: str
-    value: int = 0
-    code: int = 0
-
-
 def _toEvent(frames: list[bytes]) -> ConnectionEvent | None:
     try:
         parsed = parse_monitor_message(frames)
@@ -156,85 +102,6 @@ def _toEvent(frames: list[bytes]) -> ConnectionEvent | None:
     endpoint = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
     kind = _KINDS.get(code, ConnectionEventKind.OTHER)
     return ConnectionEvent(kind, endpoint, int(parsed.get("value", 0)), code)
-
-
-class ConnectionEvents:
-    """
-    An async iterator over a connection's lifecycle events, from ``events()``.
-
-    It sees the events that happen after it was created; it keeps at most
-    ``maxQueued`` unread ones, dropping the oldest (counted in ``dropped``).
-    ``async for`` ends when the connection shuts down (or after close());
-    ``next()`` then fails with ConnectionClosed.
-
-    .. versionadded:: 0.1.0
-    """
-
-    def __init__(self, maxQueued: int = DEFAULT_MAX_EVENTS) -> None:
-        if type(maxQueued) is not int or maxQueued < 1:
-            msg = f"maxQueued must be a positive int, not {maxQueued!r}"
-            raise ValueError(msg)
-        self._items: deque[ConnectionEvent] = deque()
-        self._maxQueued = maxQueued
-        self._waiters: deque[tuple[Deferred[ConnectionEvent], bool]] = deque()
-        self._ended = False
-        self._onClose: Any = None
-        #: Events dropped because the queue was full.
-        self.dropped = 0
-
-    def __aiter__(self) -> ConnectionEvents:
-        return self
-
-    def __anext__(self) -> Deferred[ConnectionEvent]:
-        return self._wait(iterating=True)
-
-    def next(self) -> Deferred[ConnectionEvent]:
-        """The next event; fails with ConnectionClosed once the stream has ended."""
-        return self._wait(iterating=False)
-
-    @property
-    def ended(self) -> bool:
-        """True once the connection shut down or close() was called."""
-        return self._ended
-
-    def close(self) -> None:
-        """Stop receiving events; queued ones can still be read, then iteration ends."""
-        if self._ended:
-            return
-        self._ended = True
-        onClose, self._onClose = self._onClose, None
-        if onClose is not None:
-            onClose(self)
-        waiters, self._waiters = self._waiters, deque()
-        for waiter, iterating in waiters:
-            if not waiter.called:
-                waiter.errback(StopAsyncIteration() if iterating else ConnectionClosed())
-
-    def _wait(self, *, iterating: bool) -> Deferred[ConnectionEvent]:
-        if self._items:
-            return succeed(self._items.popleft())
-        if self._ended:
-            return fail(StopAsyncIteration() if iterating else ConnectionClosed())
-
-        def cancel(d: Deferred[ConnectionEvent]) -> None:
-            with suppress(ValueError):
-                self._waiters.remove((d, iterating))
-
-        waiter: Deferred[ConnectionEvent] = Deferred(cancel)
-        self._waiters.append((waiter, iterating))
-        return waiter
-
-    def _put(self, event: ConnectionEvent) -> None:
-        if self._ended:
-            return
-        if self._waiters:
-            waiter, _ = self._waiters.popleft()
-            waiter.callback(event)
-            return
-        if len(self._items) >= self._maxQueued:
-            self._items.popleft()
-            self.dropped += 1
-        self._items.append(event)
 
 
 class ConnectionMonitor:
@@ -259,10 +126,11 @@ class ConnectionMonitor:
         self._monitor = monitor
         self._owner = owner
         self._connected: ConnectionEvent | None = None
-        self._waiters: list[Deferred[ConnectionEvent]] = []
+        self._waiters = Waiters()
         self._streams: list[ConnectionEvents] = []
         self._disconnected: set[str] = set()
         self._onDisconnected = onDisconnected
+        self._clock = reactor
         self._reader = SocketReader(monitor, fd, reactor, self._onBatch, _MONITOR_BATCH, "ZMQM")
         self._reader.start()
 
@@ -279,23 +147,21 @@ class ConnectionMonitor:
             return succeed(self._connected)
         if self._socket is None:
             return fail(ConnectionClosed())
-
-        def cancel(d: Deferred[ConnectionEvent]) -> None:
-            with suppress(ValueError):
-                self._waiters.remove(d)
-
-        waiter: Deferred[ConnectionEvent] = Deferred(cancel)
-        self._waiters.append(waiter)
-        return waiter
+        return self._waiters.add(Deferred())
 
     def events(self, maxQueued: int = DEFAULT_MAX_EVENTS) -> ConnectionEvents:
-        stream = ConnectionEvents(maxQueued)
+        stream = ConnectionEvents._create(
+            f"the events of {self._owner!r}", maxQueued, self._forget, clock=self._clock
+        )
         if self._socket is None:
             stream.close()
         else:
-            stream._onClose = self._streams.remove  # noqa: SLF001
             self._streams.append(stream)
         return stream
+
+    def _forget(self, stream: ConnectionEvents) -> None:
+        if stream in self._streams:
+            self._streams.remove(stream)
 
     def stop(self) -> None:
         """Disable and close the monitor; call it before closing the monitored socket."""
@@ -306,9 +172,7 @@ class ConnectionMonitor:
         with suppress(zmq.ZMQError):
             socket.disable_monitor()
         self._monitor.close(linger=0)
-        waiters, self._waiters = self._waiters, []
-        for waiter in waiters:
-            waiter.errback(ConnectionClosed())
+        self._waiters.fireAll(ConnectionClosed(), "whenConnected()")
         for stream in list(self._streams):
             stream.close()
 
@@ -333,9 +197,7 @@ class ConnectionMonitor:
                 )
             if self._connected is None:
                 self._connected = event
-                waiters, self._waiters = self._waiters, []
-                for waiter in waiters:
-                    waiter.callback(event)
+                self._waiters.fireAll(event, "whenConnected()")
         elif kind is ConnectionEventKind.DISCONNECTED:
             self._disconnected.add(event.endpoint)
             if self._onDisconnected is not None:
@@ -355,4 +217,4 @@ class ConnectionMonitor:
                 connectionEvent=event,
             )
         for stream in list(self._streams):
-            stream._put(event)  # noqa: SLF001
+            stream._put(event)

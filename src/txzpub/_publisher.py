@@ -27,83 +27,40 @@ send may process libzmq's pending commands and so swallow the edge of the
 edge-triggered ZMQ_FD (see _reader), so the first publish of each reactor turn
 schedules one read of the subscription messages: one attribute test per
 publish, no more.
+
+The pieces live in their own modules, and this class composes them: the
+framing encoder (``_core._framing``), the subscription counting
+(``_core._xpub``) under the awareness API (``_awareness``), the last value
+cache (``_core._lastvalue``) and the lossless queue (``_lossless``).
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Mapping
-from types import MappingProxyType
 from typing import Any
 
 import zmq
-from twisted.internet.defer import Deferred, fail, succeed
-from twisted.logger import Logger
+from twisted.internet.defer import Deferred, fail
 
-from ._connection import ZmqConnection
+from ._awareness import Awareness
+from ._connection import ReadOnlyView, ZmqConnection
 from ._core._endpoint import ZmqEndpoint
-from ._core._framing import fitsOneFrame
+from ._core._framing import encodeMessage, oneFrameEncoder
+from ._core._lastvalue import LastValues
 from ._core._message import asBytes
-from ._errors import ConnectionClosed, TxzpubError
+from ._core._xpub import parseSubscription
+from ._errors import ConfigurationError, ConnectionClosed
 from ._factory import ZmqFactory
+from ._lossless import LosslessQueue
 from ._security import Security
 
-__all__ = ["PublishQueueFull", "SubscriberTimeout", "ZmqPubConnection"]
-
-_log = Logger()
+__all__ = ["ZmqPubConnection"]
 
 _NOBLOCK = zmq.NOBLOCK
 # The backend's send, skipping pyzmq's Python-level Socket.send wrapper (which
 # only adds routing_id/group handling, unused by XPUB): about 150 ns a message.
 _send = zmq.backend.Socket.send
 _SNDMORE = zmq.SNDMORE | zmq.NOBLOCK
-_SUBSCRIBE = 1
-_UNSUBSCRIBE = 0
-
-
-class SubscriberTimeout(TxzpubError, TimeoutError):
-    """
-    ``waitForSubscribers(count, tag, timeout)`` gave up: fewer than *count*
-    subscriptions matching *tag* had reached the publisher after *timeout*
-    seconds. Check that the subscribers connect to the right address and
-    subscribe to a prefix of the tag.
-
-    .. versionadded:: 0.1.0
-    """
-
-
-class PublishQueueFull(TxzpubError):
-    """
-    publishLossless() could not even queue the message: ``maxPending`` messages
-    already wait for slow subscribers. Wait for earlier publishLossless()
-    Deferreds before publishing more, or raise ``maxPending``.
-
-    .. versionadded:: 0.1.0
-    """
-
-
-class _Waiter:
-    __slots__ = ("count", "deferred", "tag", "timer")
-
-    def __init__(self, count: int, tag: bytes) -> None:
-        self.count = count
-        self.tag = tag
-        self.deferred: Deferred[None] | None = None
-        self.timer: Any = None  # an IDelayedCall
-
-
-class _ReadOnlyView:
-    """
-    ``pub.subscriptions``: a non-data descriptor, so a legacy subclass that
-    assigns ``self.subscriptions`` keeps its own attribute (it shadows this).
-    """
-
-    def __get__(self, instance: Any, owner: Any = None) -> Mapping[bytes, int]:
-        if instance is None:
-            return self  # type: ignore[return-value]
-        instance._listen()  # noqa: SLF001
-        view: Mapping[bytes, int] = instance._subscriptionsView  # noqa: SLF001
-        return view
 
 
 class ZmqPubConnection(ZmqConnection):
@@ -140,10 +97,14 @@ class ZmqPubConnection(ZmqConnection):
     #: XPUB receives its peers' subscriptions, but its reader starts lazily (_listen).
     _receives = False
 
+    def _subscriptionCounts(self) -> Mapping[bytes, int]:
+        self._listen()
+        return self._awareness.view
+
     #: A live, read-only mapping: subscribed prefix (bytes) -> how many peers
     #: subscribe to it (see the module docstring). Prefixes with no subscriber
     #: are absent. ``.. versionadded:: 0.1.0``
-    subscriptions = _ReadOnlyView()
+    subscriptions = ReadOnlyView(_subscriptionCounts)
 
     def __init__(
         self,
@@ -163,21 +124,16 @@ class ZmqPubConnection(ZmqConnection):
             self.lastValueCache = bool(lastValueCache)
         if noDrop is not None:
             self.noDrop = bool(noDrop)
-        # publishLossless() messages waiting for the high-water mark to clear.
-        self._pending: deque[tuple[list[bytes], Deferred[None]]] = deque()
-        # tag -> the last message published with it (only with lastValueCache).
-        self._lastValues: dict[bytes, bytes] = {}
-        self._counts: dict[bytes, int] = {}
-        self._subscriptionsView = MappingProxyType(self._counts)
-        self._waiters: list[_Waiter] = []
-        self._observers: list[Callable[[bytes, bool], object]] = []
-        self._exactUnsubscribes = True
-        self._recheckPending = False
-        self._recheckCall: Any = None  # the IDelayedCall of _recheckAfterSend
+        self._awareness = Awareness(factory.reactor, self)
+        self._lossless: LosslessQueue | None = None
+        self._recheckCall: Any = None  # the IDelayedCall of _recheck, while one is due
         self._listening = False
         super().__init__(
             factory, endpoint, identity, maxMessageSize=maxMessageSize, security=security
         )
+        # The framing encoder, built once: None means two frames, [tag, message].
+        self._encodeOneFrame = None if self.multipartFraming else oneFrameEncoder(self.topicSep)
+        self._lastValues = LastValues(self._encode) if self.lastValueCache else None
 
     def _configure(self, socket: zmq.Socket[bytes]) -> None:
         super()._configure(socket)
@@ -188,7 +144,7 @@ class ZmqPubConnection(ZmqConnection):
             socket.set(zmq.XPUB_VERBOSER, 1)
         except (AttributeError, zmq.ZMQError):  # pragma: no cover - libzmq < 4.3
             socket.set(zmq.XPUB_VERBOSE, 1)
-            self._exactUnsubscribes = False
+            self._awareness.counts.exactUnsubscribes = False
 
     def publish(self, message: bytes | str, tag: bytes | str = b"") -> None:
         """
@@ -201,68 +157,47 @@ class ZmqPubConnection(ZmqConnection):
             message = asBytes(message, "message")
         if type(tag) is not bytes:
             tag = asBytes(tag, "tag")
+        encode = self._encodeOneFrame
         try:
-            if self.multipartFraming:
+            if encode is not None:
+                _send(self._socket, encode(tag, message), _NOBLOCK)
+            else:
                 _send(self._socket, tag, _SNDMORE)
                 _send(self._socket, message, _NOBLOCK)
-            else:
-                separator = self.topicSep
-                if separator in tag or (len(separator) > 1 and not fitsOneFrame(tag, separator)):
-                    self._refuseTag(tag)
-                _send(self._socket, tag + separator + message, _NOBLOCK)
         except zmq.ZMQError:
             # Checked only on failure, to keep the hot path to one send.
             self._checkOpen("publish")
             raise
-        if self.lastValueCache:
-            self._lastValues[tag] = message
-        if not self._recheckPending:
-            self._recheckAfterSend()
+        if self._lastValues is not None:
+            self._lastValues.remember(tag, message)
+        if self._recheckCall is None:
+            self._recheckCall = self._factory.reactor.callLater(0, self._recheck)
 
     def publishLossless(self, message: bytes | str, tag: bytes | str = b"") -> Deferred[None]:
         """
         Publish without ever dropping: fire once the message is handed to ZeroMQ.
 
-        Needs ``noDrop=True``. While any subscriber is at its high-water mark the
-        message waits in a local queue of at most ``maxPending`` messages (they
-        leave in order as subscribers catch up); wait for the Deferred before
-        publishing more to apply that backpressure upstream. Fails with
-        PublishQueueFull when the queue is full, and with ConnectionClosed if
-        the connection shuts down first. Do not mix it with publish(), which
-        would overtake messages still queued here.
+        Needs ``noDrop=True`` (else ConfigurationError). While any subscriber is
+        at its high-water mark the message waits in a local queue of at most
+        ``maxPending`` messages (they leave in order as subscribers catch up);
+        wait for the Deferred before publishing more to apply that backpressure
+        upstream. Fails with PublishQueueFull when the queue is full, and with
+        ConnectionClosed if the connection shuts down first. Do not mix it with
+        publish(), which would overtake messages still queued here.
 
         .. versionadded:: 0.1.0
         """
         if not self.noDrop:
             msg = "publishLossless() needs a publisher created with noDrop=True"
-            raise ValueError(msg)
-        message = asBytes(message, "message")
-        tag = asBytes(tag, "tag")
-        if self.multipartFraming:
-            frames = [tag, message]
-        else:
-            if not fitsOneFrame(tag, self.topicSep):
-                self._refuseTag(tag)
-            frames = [tag + self.topicSep + message]
+            raise ConfigurationError(msg)
+        frames = self._encode(asBytes(tag, "tag"), asBytes(message, "message"))
         if self._closed:
             return fail(ConnectionClosed())
-        if not self._pending and self._sendFrames(frames):
-            return succeed(None)
-        if len(self._pending) >= self.maxPending:
-            msg = (
-                f"{len(self._pending)} messages already wait for slow subscribers "
-                f"(maxPending={self.maxPending}); wait for earlier publishLossless() "
-                "Deferreds before publishing more"
+        if self._lossless is None:
+            self._lossless = LosslessQueue(
+                self.maxPending, self._sendNow, self._awaitWritable, self._drained
             )
-            return fail(PublishQueueFull(msg))
-        sent: Deferred[None] = Deferred()
-        self._pending.append((frames, sent))
-        self._listen()
-        self._reader.onWritable = self._sendPending
-        self._reader.kick()
-        return sent
-
-    # -- subscriber awareness (txzpub's addition) -----------------------------------
+        return self._lossless.publish(frames)
 
     def waitForSubscribers(
         self, count: int = 1, tag: bytes | str = b"", timeout: float | None = None
@@ -280,28 +215,8 @@ class ZmqPubConnection(ZmqConnection):
         .. versionadded:: 0.1.0
         """
         tag = asBytes(tag, "tag")
-        if type(count) is not int or count < 0:
-            msg = f"count must be a non-negative int, not {count!r}"
-            raise ValueError(msg)
-        if timeout is not None and not timeout >= 0:
-            msg = f"timeout must be None or a non-negative number of seconds, not {timeout!r}"
-            raise ValueError(msg)
-        if self._closed:
-            return fail(ConnectionClosed())
         self._listen()
-        if self._matching(tag) >= count:
-            return succeed(None)
-        waiter = _Waiter(count, tag)
-
-        def cancel(_: Deferred[None]) -> None:
-            self._forget(waiter)
-
-        d: Deferred[None] = Deferred(cancel)
-        waiter.deferred = d
-        if timeout is not None:
-            waiter.timer = self._factory.reactor.callLater(timeout, self._expire, waiter, timeout)
-        self._waiters.append(waiter)
-        return d
+        return self._awareness.waitFor(count, tag, timeout)
 
     def onSubscription(self, callback: Callable[[bytes, bool], object]) -> Callable[[], None]:
         """
@@ -313,21 +228,17 @@ class ZmqPubConnection(ZmqConnection):
 
         .. versionadded:: 0.1.0
         """
-        if not callable(callback):
-            msg = f"callback must be callable, not {callback!r}"
-            raise TypeError(msg)
         self._listen()  # first, so that what was queued before is not reported
-        self._observers.append(callback)
-
-        def unregister() -> None:
-            if callback in self._observers:
-                self._observers.remove(callback)
-
-        return unregister
+        return self._awareness.observe(callback)
 
     # -- internals ---------------------------------------------------------------------
 
-    def _sendFrames(self, frames: list[bytes]) -> bool:
+    def _encode(self, tag: bytes, message: bytes) -> list[bytes]:
+        return encodeMessage(
+            tag, message, separator=self.topicSep, multipart=self.multipartFraming
+        )
+
+    def _sendNow(self, frames: list[bytes]) -> bool:
         """Send one message without blocking; False when a peer is at its high-water mark."""
         try:
             for frame in frames[:-1]:
@@ -337,30 +248,17 @@ class ZmqPubConnection(ZmqConnection):
             return False
         return True
 
-    def _sendPending(self) -> None:
-        """The reader saw POLLOUT: send what publishLossless() queued, in order."""
-        pending = self._pending
-        while pending:
-            frames, sent = pending[0]
-            if not self._sendFrames(frames):
-                return  # still full: the FD fires again when the peer catches up
-            pending.popleft()
-            sent.callback(None)
+    def _awaitWritable(self) -> None:
+        """Lossless messages wait: have the reader call their queue on POLLOUT."""
+        self._listen()
+        self._reader.onWritable = self._lossless.serve if self._lossless else None
+        self._reader.kick()
+
+    def _drained(self) -> None:
         self._reader.onWritable = None
 
-    def _refuseTag(self, tag: bytes) -> None:
-        msg = (
-            f"tag {tag!r} contains (or runs into) the separator {self.topicSep!r}, which "
-            "one-frame framing cannot carry; remove it or publish with multipartFraming=True"
-        )
-        raise ValueError(msg)
-
-    def _recheckAfterSend(self) -> None:
-        self._recheckPending = True
-        self._recheckCall = self._factory.reactor.callLater(0, self._recheck)
-
     def _recheck(self) -> None:
-        self._recheckPending = False
+        """A send may have swallowed the reader's edge: read subscriptions now."""
         self._recheckCall = None
         if not self._listening:
             self._listen()
@@ -375,105 +273,25 @@ class ZmqPubConnection(ZmqConnection):
         self._reader.start()
         self._reader.doRead()
 
-    def _matching(self, tag: bytes) -> int:
-        return sum(n for prefix, n in self._counts.items() if tag.startswith(prefix))
-
     def _receiveBatch(self, batch: list[list[bytes]]) -> None:
-        counts = self._counts
-        changed = False
+        awareness, lastValues = self._awareness, self._lastValues
         for frames in batch:
             if self._closed:
                 return
-            frame = frames[0]
-            if len(frames) != 1 or not frame or frame[0] > _SUBSCRIBE:
+            change = parseSubscription(frames)
+            if change is None:
                 continue  # not a subscription (an XSUB peer may send anything)
-            prefix = frame[1:]
-            subscribed = frame[0] == _SUBSCRIBE
-            if subscribed:
-                counts[prefix] = counts.get(prefix, 0) + 1
-            elif prefix in counts:
-                left = counts[prefix] - 1 if self._exactUnsubscribes else 0
-                if left > 0:
-                    counts[prefix] = left
-                else:
-                    del counts[prefix]
-            changed = True
-            if subscribed and self._lastValues:
-                self._replayLastValues(prefix)
-            if self._observers:
-                self._notify(prefix, subscribed)
-        if changed and self._waiters:
-            self._wakeWaiters()
-
-    def _replayLastValues(self, prefix: bytes) -> None:
-        """Send the last message of every cached tag whose first frame *prefix* matches."""
-        separator, twoFrames = self.topicSep, self.multipartFraming
-        for tag, message in list(self._lastValues.items()):
-            frame = tag if twoFrames else tag + separator + message
-            if not frame.startswith(prefix):  # as ZeroMQ matches: on the first frame
-                continue
-            try:
-                if twoFrames:
-                    _send(self._socket, tag, _SNDMORE)
-                    _send(self._socket, message, _NOBLOCK)
-                else:
-                    _send(self._socket, frame, _NOBLOCK)
-            except zmq.ZMQError as error:  # as a publish would, at the high-water mark
-                _log.debug("last value for {tag!r} not replayed: {error}", tag=tag, error=error)
-
-    def _notify(self, prefix: bytes, subscribed: bool) -> None:
-        for observer in list(self._observers):
-            self._call(observer, prefix, subscribed)
-
-    def _call(self, observer: Callable[[bytes, bool], object], prefix: bytes, sub: bool) -> None:
-        try:
-            observer(prefix, sub)
-        except Exception:  # noqa: BLE001 - one bad observer must not stop the others
-            _log.failure("an onSubscription callback raised; delivery continues")
-
-    def _wakeWaiters(self) -> None:
-        for waiter in list(self._waiters):
-            if self._closed:
-                return
-            if waiter in self._waiters and self._matching(waiter.tag) >= waiter.count:
-                d = waiter.deferred
-                self._forget(waiter)
-                if d is not None:
-                    d.callback(None)
-
-    def _forget(self, waiter: _Waiter) -> None:
-        if waiter in self._waiters:
-            self._waiters.remove(waiter)
-        timer, waiter.timer = waiter.timer, None
-        if timer is not None and timer.active():
-            timer.cancel()
-
-    def _expire(self, waiter: _Waiter, timeout: float) -> None:
-        waiter.timer = None
-        if waiter not in self._waiters:
-            return
-        self._forget(waiter)
-        found = self._matching(waiter.tag)
-        msg = (
-            f"only {found} of {waiter.count} subscription(s) matching {waiter.tag!r} reached "
-            f"{self!r} within {timeout} s; check the subscribers' address and topics"
-        )
-        if waiter.deferred is not None:
-            waiter.deferred.errback(SubscriberTimeout(msg))
+            if change.subscribed and lastValues:
+                for replay in lastValues.replayFor(change.prefix):
+                    self._sendNow(replay)  # at the high-water mark: dropped, as a publish
+            awareness.apply(change)
+        if not self._closed:
+            awareness.settle()
 
     def _connectionClosed(self) -> None:
         recheck, self._recheckCall = self._recheckCall, None
         if recheck is not None and recheck.active():
             recheck.cancel()
-        pending, self._pending = self._pending, deque()
-        for _, sent in pending:
-            sent.errback(ConnectionClosed())
-        waiters, self._waiters = self._waiters, []
-        self._observers.clear()
-        self._counts.clear()
-        for waiter in waiters:
-            timer, waiter.timer = waiter.timer, None
-            if timer is not None and timer.active():
-                timer.cancel()
-            if waiter.deferred is not None:
-                waiter.deferred.errback(ConnectionClosed())
+        if self._lossless is not None:
+            self._lossless.close()
+        self._awareness.close()

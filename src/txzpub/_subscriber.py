@@ -9,21 +9,16 @@ options change, so what libzmq filters and what we route always agree.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import zmq
 from twisted.internet.defer import Deferred, fail
 from twisted.logger import Logger
 
-from ._connection import ZmqConnection
-from ._core._buffer import (
-    DEFAULT_MAX_QUEUED,
-    DEFAULT_OVERFLOW,
-    OverflowPolicy,
-    validateMaxQueued,
-    validateOverflow,
-)
+from ._connection import ReadOnlyView, ZmqConnection
+from ._core._buffer import DEFAULT_MAX_QUEUED, DEFAULT_OVERFLOW, OverflowPolicy, checkOverflow
+from ._core._checks import checkCount
 from ._core._endpoint import ZmqEndpoint
 from ._core._framing import decodeFrames
 from ._core._message import Message, asBytes, trustedMessage
@@ -40,6 +35,31 @@ _log = Logger()
 #: Longest subscription tag: libzmq 4.3's subscription trie recurses once per
 #: byte, and a socket holding a prefix of ~200 KB crashes (stack overflow) on close.
 MAX_TAG_LENGTH = 64 * 1024
+
+
+class _SubscriptionsView(Mapping[bytes, Subscription]):
+    """``sub.subscriptions``: a live read-only view of the router, without hidden probes."""
+
+    __slots__ = ("_owner",)
+
+    def __init__(self, owner: Subscriber) -> None:
+        self._owner = owner
+
+    def __getitem__(self, tag: bytes) -> Subscription:
+        subscription = self._owner._router.get(tag)  # noqa: SLF001
+        if subscription is None or subscription._hidden:  # noqa: SLF001
+            raise KeyError(tag)
+        return subscription
+
+    def __iter__(self) -> Iterator[bytes]:
+        targets = self._owner._router.targets()  # noqa: SLF001
+        return (s.tag for s in targets if not s._hidden)  # noqa: SLF001
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __repr__(self) -> str:
+        return f"<subscriptions {dict(self)!r}>"
 
 
 class Subscriber(ZmqConnection):
@@ -62,8 +82,10 @@ class Subscriber(ZmqConnection):
         maxQueued: int | None = None,
         overflow: OverflowPolicy | str | None = None,
     ) -> None:
-        self._maxQueued = validateMaxQueued(self.maxQueued if maxQueued is None else maxQueued)
-        self._overflow = validateOverflow(self.overflowPolicy if overflow is None else overflow)
+        self._maxQueued = checkCount(
+            self.maxQueued if maxQueued is None else maxQueued, "maxQueued"
+        )
+        self._overflow = checkOverflow(self.overflowPolicy if overflow is None else overflow)
         self._router: TopicRouter[Subscription] = TopicRouter()
         self._holdingQueues: set[Subscription] = set()
         self._hiddenCount = 0
@@ -121,15 +143,17 @@ class Subscriber(ZmqConnection):
         if subscription._hidden:  # noqa: SLF001
             self._hiddenCount -= 1
         msg = f"the subscription to {tag!r} was unsubscribed; subscribe again to receive"
-        subscription._close(SubscriptionClosed(msg), discard=False)  # noqa: SLF001
+        subscription._close(SubscriptionClosed(msg), discard=False)
 
-    def next(self, tag: bytes | str = b"") -> Deferred[Message]:
+    def next(self, tag: bytes | str = b"", timeout: float | None = None) -> Deferred[Message]:
         """
         Fire with the next Message routed to *tag*'s queue.
 
         Subscribes to *tag* first if it is not subscribed (and stays subscribed,
-        so nothing published between two calls is lost). Cancelling the Deferred
-        loses no message. After shutdown it fails at once with ConnectionClosed.
+        so nothing published between two calls is lost). With *timeout*
+        (seconds) it fails with ReceiveTimeout if nothing arrived by then.
+        Cancelling the Deferred, or its timeout, loses no message: it goes to
+        the next reader. After shutdown it fails at once with ConnectionClosed.
         """
         if type(tag) is not bytes:
             tag = asBytes(tag, "tag")
@@ -138,13 +162,23 @@ class Subscriber(ZmqConnection):
         subscription = self._router.get(tag)
         if subscription is None:
             subscription = self.subscribe(tag)
-        return subscription.next()
+        return subscription.next(timeout)
+
+    def _subscriptionsView(self) -> Mapping[bytes, Subscription]:
+        return _SubscriptionsView(self)
+
+    #: A read-only mapping of the subscribed tags (bytes) to their
+    #: Subscription. Reading it subscribes nothing (unlike ``subscribe(tag)``),
+    #: so ``sub.subscriptions[tag].statistics()`` leaves the counts alone.
+    #: ``.. versionadded:: 0.1.0``
+    subscriptions = ReadOnlyView(_subscriptionsView)
 
     # -- internals -------------------------------------------------------------------
 
     def _newSubscription(self, tag: bytes) -> Subscription:
-        return Subscription(
+        return Subscription._create(
             tag,
+            clock=self._factory.reactor,
             maxQueued=self._maxQueued,
             overflow=self._overflow,
             onFull=self._queueFull,
@@ -164,7 +198,7 @@ class Subscriber(ZmqConnection):
     def _connectionClosed(self) -> None:
         reason = ConnectionClosed()
         for subscription in self._router.targets():
-            subscription._close(reason, discard=True)  # noqa: SLF001
+            subscription._close(reason, discard=True)
         self._router = TopicRouter()
         self._holdingQueues.clear()
 
@@ -179,7 +213,7 @@ class Subscriber(ZmqConnection):
     def _flushBatchWaiters(self) -> None:
         pending, self._toFlush = self._toFlush, []
         for subscription in pending:
-            subscription._flush()  # noqa: SLF001
+            subscription._flush()
 
     def _legacyConsumer(self) -> Callable[[bytes, bytes], object] | None:
         """Hook: the txZMQ-style consumer (gotMessage) to call per message, if any."""
@@ -226,7 +260,7 @@ class Subscriber(ZmqConnection):
             if consumer is None:
                 ranCallbacks = False
                 for subscription in matched:
-                    if subscription._put(message):  # noqa: SLF001
+                    if subscription._put(message):
                         ranCallbacks = True
                 if ranCallbacks and len(attributes) != attributeCount:
                     attributeCount = len(attributes)
@@ -235,7 +269,7 @@ class Subscriber(ZmqConnection):
             forUser = self._forUser(matched)  # before any callback can unsubscribe
             for subscription in matched:
                 if subscription._reading:  # noqa: SLF001
-                    subscription._put(message)  # noqa: SLF001
+                    subscription._put(message)
             if forUser:
                 self._consume(consumer, message)
                 consumer = self._legacyConsumer()  # gotMessage may have replaced itself

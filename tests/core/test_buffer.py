@@ -16,8 +16,7 @@ from txzpub._core._buffer import (
     BoundedBuffer,
     OverflowPolicy,
     QueueStatistics,
-    validateMaxQueued,
-    validateOverflow,
+    checkOverflow,
 )
 
 from ..strategies import overflowPolicies
@@ -208,52 +207,30 @@ def test_statisticsIsASnapshot() -> None:
         before.queued = 5  # type: ignore[misc]
 
 
-@pytest.mark.parametrize("value", [1, 2, 10_000, 2**40])
-def test_validateMaxQueuedAccepts(value: int) -> None:
-    assert validateMaxQueued(value) == value
-
-
-@pytest.mark.parametrize(
-    ("value", "message"),
-    [
-        (True, "maxQueued must be an int, not True (bool)"),
-        (False, "maxQueued must be an int, not False (bool)"),
-        (10.0, "maxQueued must be an int, not 10.0 (float)"),
-        ("10", "maxQueued must be an int, not '10' (str)"),
-        (None, "maxQueued must be an int, not None (NoneType)"),
-    ],
-)
-def test_validateMaxQueuedType(value: object, message: str) -> None:
-    """Only a real int: bool is rejected too, so maxQueued=True is not a bound of 1."""
-    with pytest.raises(TypeError, match=exactly(message)):
-        validateMaxQueued(value)
-
-
-@pytest.mark.parametrize("value", [0, -1, -(2**40)])
-def test_validateMaxQueuedRange(value: int) -> None:
-    """A bound below one could never hold a message."""
-    with pytest.raises(ValueError, match=exactly(f"maxQueued must be >= 1, not {value}")):
-        validateMaxQueued(value)
-
-
 @pytest.mark.parametrize("policy", list(OverflowPolicy))
-def test_validateOverflowAccepts(policy: OverflowPolicy) -> None:
+def test_checkOverflowAccepts(policy: OverflowPolicy) -> None:
     """Both the enum and its string value are accepted, and normalised to the enum."""
-    assert validateOverflow(policy) is policy
-    assert validateOverflow(policy.value) is policy
+    assert checkOverflow(policy) is policy
+    assert checkOverflow(policy.value) is policy
 
 
-@pytest.mark.parametrize(
-    "value", ["DROP_OLDEST", "Drop-Oldest", "drop_oldest", "", "block", None, 0, b"pause"]
-)
-def test_validateOverflowRejects(value: object) -> None:
-    """Names, other spellings and non-strings are refused, listing the valid choices."""
-    message = (
-        "overflow must be an OverflowPolicy or one of 'drop-oldest', 'drop-newest', "
-        f"'pause', not {value!r}"
-    )
+CHOICES = "an OverflowPolicy or one of 'drop-oldest', 'drop-newest', 'pause'"
+
+
+@pytest.mark.parametrize("value", ["DROP_OLDEST", "Drop-Oldest", "drop_oldest", "", "block"])
+def test_checkOverflowRejectsOtherStrings(value: str) -> None:
+    """Names and other spellings are the right type but no policy: a ValueError."""
+    message = f"overflow must be {CHOICES}, not {value!r} (str)"
     with pytest.raises(ValueError, match=exactly(message)):
-        validateOverflow(value)
+        checkOverflow(value)
+
+
+@pytest.mark.parametrize("value", [None, 0, b"pause"])
+def test_checkOverflowRejectsOtherTypes(value: object) -> None:
+    """Anything but a policy or a string is a TypeError, listing the valid choices."""
+    message = f"overflow must be {CHOICES}, not {value!r} ({type(value).__name__})"
+    with pytest.raises(TypeError, match=exactly(message)):
+        checkOverflow(value)
 
 
 def test_constructorValidates() -> None:

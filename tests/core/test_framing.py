@@ -93,7 +93,7 @@ def test_encodeRefusesTagOverlappingSeparator(tag: bytes, separator: bytes) -> N
     With a self-overlapping separator, a tag ending in part of it (b"a:" with b"::")
     would decode with the separator found inside the tag; encoding must refuse it.
     """
-    with pytest.raises(ValueError, match="multipart=True"):
+    with pytest.raises(ValueError, match="multipartFraming=True"):
         encodeMessage(tag, b"hi", separator=separator)
 
 
@@ -109,7 +109,7 @@ def test_encodeNeverLossy(separator: bytes, tag: bytes, body: bytes) -> None:
     """
     lossy = decodeFrames([tag + separator + body], separator) != Message(tag, body)
     if lossy:
-        with pytest.raises(ValueError, match="multipart=True"):
+        with pytest.raises(ValueError, match="multipartFraming=True"):
             encodeMessage(tag, body, separator=separator)
     else:
         frames = encodeMessage(tag, body, separator=separator)
@@ -122,7 +122,7 @@ def test_encodeNeverLossy(separator: bytes, tag: bytes, body: bytes) -> None:
     [(b"a\0b", b"\0"), (b"\0", b"\0"), (b"trailing\0", b"\0"), (b"a|b", b"|"), (b"x::y", b"::")],
 )
 def test_encodeRefusesSeparatorInTag(tag: bytes, separator: bytes) -> None:
-    """Such a tag cannot round-trip one frame; the error points at multipart=True."""
+    """Such a tag cannot round-trip one frame; the error points at multipartFraming=True."""
     with pytest.raises(ValueError, match="multipart") as caught:
         encodeMessage(tag, b"body", separator=separator)
     assert repr(tag) in str(caught.value)
@@ -131,7 +131,7 @@ def test_encodeRefusesSeparatorInTag(tag: bytes, separator: bytes) -> None:
 
 @given(topics().filter(lambda tag: DEFAULT_SEPARATOR in tag), bodies())
 def test_encodeRefusesAnySeparatorTag(tag: bytes, body: bytes) -> None:
-    with pytest.raises(ValueError, match="multipart=True"):
+    with pytest.raises(ValueError, match="multipartFraming=True"):
         encodeMessage(tag, body)
 
 

@@ -66,12 +66,18 @@ def test_repr() -> None:
         ),
         ({"tag": b"", "body": 1.5}, "body must be bytes, not 1.5 (float)"),
         ({"tag": b"", "body": "hi"}, "body must be bytes, not 'hi' (str)"),
-        ({"tag": b"", "body": b"", "extra": [b"x"]}, "extra must be a tuple of bytes, not [b'x']"),
+        (
+            {"tag": b"", "body": b"", "extra": [b"x"]},
+            "extra must be a tuple of bytes, not [b'x'] (list)",
+        ),
         (
             {"tag": b"", "body": b"", "extra": (b"x", "y")},
-            "extra must be a tuple of bytes, not (b'x', 'y')",
+            "extra must be a tuple of bytes, not (b'x', 'y') (tuple)",
         ),
-        ({"tag": b"", "body": b"", "extra": None}, "extra must be a tuple of bytes, not None"),
+        (
+            {"tag": b"", "body": b"", "extra": None},
+            "extra must be a tuple of bytes, not None (NoneType)",
+        ),
     ],
 )
 def test_validators(kwargs: dict[str, object], message: str) -> None:

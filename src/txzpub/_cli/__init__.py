@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_cli -*-
 """
 The ``txzpub`` command line (also ``python -m txzpub``).
 

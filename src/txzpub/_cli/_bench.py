@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_cli -*-
 """
 ``txzpub bench``: how fast txzpub moves messages on this machine.
 

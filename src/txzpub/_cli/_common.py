@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_cli -*-
 """
 What every subcommand shares: exit statuses, usage errors, endpoint parsing and
 the lines written to stderr.

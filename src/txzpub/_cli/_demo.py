@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_cli -*-
 """
 ``txzpub demo``: one publisher and three subscribers, in one process.
 

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_cli_security -*-
 """
 ``txzpub keygen NAME``: a new CURVE key pair, as ZeroMQ certificates.
 

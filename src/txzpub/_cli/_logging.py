@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_cli,tests.test_cli_security -*-
 """
 What txzpub logs, on stderr: warnings and errors only, one line each.
 

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_cli,tests.test_cli_security -*-
 """
 ``txzpub proxy``: libzmq's own XSUB/XPUB forwarder, steerable so it stops cleanly.
 

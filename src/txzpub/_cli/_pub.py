@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_cli -*-
 """
 ``txzpub pub``: publish each line of stdin (or each ``-m``) on one topic.
 
@@ -9,6 +10,11 @@ still leaves.
 
 ``--wait-subscribers N`` waits with ``ZmqPubConnection.waitForSubscribers``
 until N subscriptions that would receive the topic have reached the publisher.
+
+Each message is checked, as it is published, against the subscriptions the
+publisher has read (``ZmqPubConnection.subscriptions``): ZeroMQ drops one that
+matches none, so the last line on stderr says how many had no subscriber. It
+is a warning, not an error: the exit status stays 0.
 
 With CURVE (see _security) a publisher that binds is usually the server
 (``--curve-server-key`` and ``--allow-key``); one that connects to a proxy is
@@ -22,7 +28,7 @@ import argparse
 import os
 import sys
 import threading
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from typing import Any
 
@@ -134,18 +140,49 @@ async def fromArguments(messages: Sequence[str]) -> AsyncGenerator[bytes, None]:
         yield topicBytes(message)
 
 
+def subscriberCheck(publisher: ZmqPubConnection, tag: bytes) -> Callable[[bytes], bool]:
+    """
+    A test of whether a message with *tag* and a given body matches a
+    subscription that *publisher* has read: a prefix of the message's first
+    frame (the tag with multipart framing, else ``tag + topicSep + body``).
+    Cheapest when there is no subscription at all.
+    """
+    subscriptions = publisher.subscriptions  # a live view: always the current ones
+    head = tag if publisher.multipartFraming else tag + publisher.topicSep
+    inBody = not publisher.multipartFraming  # can a subscription reach into the body?
+    skip = len(head)
+
+    def matches(body: bytes) -> bool:
+        if not subscriptions:  # the common case to detect: no subscriber at all
+            return False
+        for prefix in subscriptions:
+            if len(prefix) <= skip:
+                if head.startswith(prefix):
+                    return True
+            elif inBody and prefix.startswith(head) and body.startswith(prefix[skip:]):
+                return True
+        return False
+
+    return matches
+
+
 class Pacer:
-    """Publishes messages as they come, at most --rate a second; counts them."""
+    """
+    Publishes messages as they come, at most --rate a second; counts them, and
+    those that had no subscriber when published.
+    """
 
     def __init__(self, reactor: Any, rate: float | None) -> None:
         self.reactor = reactor
         self.rate = rate
         self.sent = 0
+        self.unheard = 0
 
     async def publishAll(
         self, publisher: ZmqPubConnection, tag: bytes, messages: AsyncGenerator[bytes, None]
     ) -> None:
         started = self.reactor.seconds()
+        hasSubscriber = subscriberCheck(publisher, tag)
         async with aclosing(messages):
             async for body in messages:
                 if self.rate:
@@ -154,8 +191,26 @@ class Pacer:
                         await deferLater(self.reactor, delay, lambda: None)
                 elif self.sent % BURST == BURST - 1:
                     await deferLater(self.reactor, 0, lambda: None)  # let the reactor run
+                matched = hasSubscriber(body)
                 publisher.publish(body, tag)
                 self.sent += 1
+                if not matched:
+                    self.unheard += 1
+
+    def warnOfUnheard(self, tag: bytes, *, waited: bool) -> None:
+        """If any message had no subscriber, say how many and what to do about it."""
+        if not self.unheard:
+            return
+        if waited:
+            advice = "the subscribers that --wait-subscribers waited for had left by then"
+        else:
+            topic = escape(tag, isTag=True)
+            advice = f"--wait-subscribers N waits for N subscribers of {topic!r} first"
+        say(
+            "pub",
+            f"warning: {self.unheard} of the {self.sent} message(s) had no subscriber "
+            f"when published, and ZeroMQ drops those; {advice}",
+        )
 
 
 async def run(reactor: Any, args: argparse.Namespace) -> int:
@@ -194,6 +249,7 @@ async def run(reactor: Any, args: argparse.Namespace) -> int:
         await pacer.publishAll(publisher, tag, messages)
     except CancelledError:
         say("pub", f"interrupted after {pacer.sent} message(s)")
+        pacer.warnOfUnheard(tag, waited=bool(args.wait_subscribers))
         raise
     finally:
         factory.shutdown()  # lingers up to LINGER_MS for queued messages
@@ -201,4 +257,5 @@ async def run(reactor: Any, args: argparse.Namespace) -> int:
         say("pub", f"error: reading stdin: {stdin.error.strerror}")
         return 1
     say("pub", f"published {pacer.sent} message(s)")
+    pacer.warnOfUnheard(tag, waited=bool(args.wait_subscribers))
     return 0

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_cli -*-
 """
 How received messages are written to stdout, one line each.
 

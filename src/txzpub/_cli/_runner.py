@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_cli -*-
 """
 Runs one subcommand on the reactor and turns its outcome into an exit status.
 

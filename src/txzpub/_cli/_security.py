@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_cli_security -*-
 """
 The CURVE flags that ``pub``, ``sub`` and ``proxy`` share, and what they make.
 
@@ -23,10 +24,9 @@ import ipaddress
 from collections.abc import Sequence
 from pathlib import Path
 
-from txzpub import CurveClient, CurveKeyPair, CurveServer, SecurityError
+from txzpub import CurveClient, CurveKeyPair, CurveServer, SecurityError, loadPublicKey
 from txzpub._connection import MAX_MESSAGE_SIZE
 from txzpub._core._curve import Z85_KEY_LENGTH, checkKey, fingerprint
-from txzpub._security import readCertificate
 
 from ._common import UsageError, positiveInt, say
 
@@ -306,16 +306,25 @@ def _secretCertificate(text: str, flag: str, *, serverRole: bool = False) -> Cur
         raise UsageError(msg) from None
 
 
+def _isSecret(certificate: Path) -> bool:
+    """Whether *certificate*, which holds a public key, is a secret one (holds its pair)."""
+    try:
+        CurveKeyPair.load(certificate)
+    except SecurityError:
+        return False
+    return True
+
+
 def _publicKey(text: str, flag: str, command: str) -> bytes:
     """A public key given as a certificate (public or secret) or as 40 characters of Z85."""
     path = Path(text)
     if path.is_file():
         try:
-            key, secret = readCertificate(path)
+            key = loadPublicKey(path)
         except SecurityError as error:
             msg = f"{flag}: {error}"
             raise UsageError(msg) from None
-        if secret is not None:
+        if _isSecret(path):
             say(
                 command,
                 f"note: {flag} {text!r} is a secret certificate; only its public one "

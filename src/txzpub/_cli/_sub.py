@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_cli -*-
 """
 ``txzpub sub``: print every message on some topics, one line each, to stdout.
 

@@ -24,15 +24,15 @@ from typing import Generic, TypeVar
 
 import attrs
 
+from ._checks import checkCount, wrongType, wrongValue
+
 __all__ = [
     "DEFAULT_MAX_QUEUED",
     "DEFAULT_OVERFLOW",
     "BoundedBuffer",
     "OverflowPolicy",
     "QueueStatistics",
-    "validateCount",
-    "validateMaxQueued",
-    "validateOverflow",
+    "checkOverflow",
 ]
 
 T = TypeVar("T")
@@ -62,34 +62,18 @@ class OverflowPolicy(enum.Enum):
 DEFAULT_OVERFLOW = OverflowPolicy.DROP_OLDEST
 
 
-def validateCount(value: object, name: str) -> int:
-    """Check a count (a bound, a limit) the way trio checks buffer sizes."""
-    if type(value) is not int:
-        msg = f"{name} must be an int, not {value!r} ({type(value).__name__})"
-        raise TypeError(msg)
-    if value < 1:
-        msg = f"{name} must be >= 1, not {value!r}"
-        raise ValueError(msg)
-    return value
-
-
-def validateMaxQueued(value: object) -> int:
-    """Check a queue bound."""
-    return validateCount(value, "maxQueued")
-
-
-def validateOverflow(value: object) -> OverflowPolicy:
-    """Accept an OverflowPolicy or its string value ("drop-oldest", ...)."""
+def checkOverflow(value: object) -> OverflowPolicy:
+    """An OverflowPolicy, or its string value ("drop-oldest", ...)."""
     if isinstance(value, OverflowPolicy):
         return value
-    if isinstance(value, str):
-        try:
-            return OverflowPolicy(value)
-        except ValueError:
-            pass
     choices = ", ".join(repr(policy.value) for policy in OverflowPolicy)
-    msg = f"overflow must be an OverflowPolicy or one of {choices}, not {value!r}"
-    raise ValueError(msg)
+    expected = f"an OverflowPolicy or one of {choices}"
+    if not isinstance(value, str):
+        raise wrongType("overflow", expected, value)
+    try:
+        return OverflowPolicy(value)
+    except ValueError:
+        raise wrongValue("overflow", expected, value) from None
 
 
 @attrs.frozen
@@ -122,8 +106,8 @@ class BoundedBuffer(Generic[T]):
     def __init__(
         self, maxQueued: int = DEFAULT_MAX_QUEUED, overflow: OverflowPolicy = DEFAULT_OVERFLOW
     ) -> None:
-        self.maxQueued = validateMaxQueued(maxQueued)
-        self.overflow = validateOverflow(overflow)
+        self.maxQueued = checkCount(maxQueued, "maxQueued")
+        self.overflow = checkOverflow(overflow)
         #: The queued items, oldest first. Owners may test it for emptiness
         #: directly (cheaper than len(buffer) on a hot path); change it only
         #: through the methods.

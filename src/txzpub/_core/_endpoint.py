@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from .._errors import EndpointError
+from ._checks import wrongType
 
 __all__ = ["ZmqEndpoint", "ZmqEndpointType", "checkEndpoint"]
 
@@ -42,11 +43,7 @@ class ZmqEndpoint(NamedTuple):
 def checkEndpoint(endpoint: object) -> ZmqEndpoint:
     """Return *endpoint* as a ZmqEndpoint, or raise EndpointError saying what is wrong."""
     if not isinstance(endpoint, tuple) or len(endpoint) != 2:
-        msg = (
-            f"endpoint must be a ZmqEndpoint(type, address), not {endpoint!r} "
-            f"({type(endpoint).__name__})"
-        )
-        raise TypeError(msg)
+        raise wrongType("endpoint", "a ZmqEndpoint(type, address)", endpoint)
     kind, address = endpoint
     if not isinstance(kind, str) or kind not in (ZmqEndpointType.bind, ZmqEndpointType.connect):
         msg = (

@@ -25,11 +25,18 @@ encoding refuses it and points at two-frame framing instead.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from ._message import Message, trustedMessage
 
-__all__ = ["DEFAULT_SEPARATOR", "decodeFrames", "encodeMessage", "fitsOneFrame"]
+__all__ = [
+    "DEFAULT_SEPARATOR",
+    "decodeFrames",
+    "encodeMessage",
+    "fitsOneFrame",
+    "oneFrameEncoder",
+]
 
 DEFAULT_SEPARATOR = b"\0"
 
@@ -40,14 +47,39 @@ def encodeMessage(
     """Return the frames that carry (*tag*, *body*); see the module comment for the rules."""
     if multipart:
         return [tag, body]
-    if not fitsOneFrame(tag, separator):
-        msg = (
-            f"tag {tag!r} contains (or runs into) the separator "
-            f"{separator!r}, so one-frame framing cannot carry it; remove it or publish "
-            "with multipart=True"
-        )
-        raise ValueError(msg)
-    return [tag + separator + body]
+    return [oneFrameEncoder(separator)(tag, body)]
+
+
+def oneFrameEncoder(separator: bytes) -> Callable[[bytes, bytes], bytes]:
+    """
+    Build, once per publisher, the function that makes the one frame
+    ``tag + separator + body``; it raises ValueError for a tag that one frame
+    cannot carry. Publishers call it per message, so it is as lean as the
+    separator allows (one ``in`` test for a one-byte separator).
+    """
+    if len(separator) == 1:
+
+        def encodeOneByte(tag: bytes, body: bytes) -> bytes:
+            if separator in tag:
+                _refuse(tag, separator)
+            return tag + separator + body
+
+        return encodeOneByte
+
+    def encodeLonger(tag: bytes, body: bytes) -> bytes:
+        if not fitsOneFrame(tag, separator):
+            _refuse(tag, separator)
+        return tag + separator + body
+
+    return encodeLonger
+
+
+def _refuse(tag: bytes, separator: bytes) -> NoReturn:
+    msg = (
+        f"tag {tag!r} contains (or runs into) the separator {separator!r}, which one-frame "
+        "framing cannot carry; remove it or publish with multipartFraming=True"
+    )
+    raise ValueError(msg)
 
 
 def fitsOneFrame(tag: bytes, separator: bytes) -> bool:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import attrs
 
+from ._checks import wrongType
+
 __all__ = ["Message", "asBytes", "trustedMessage"]
 
 
@@ -22,22 +24,19 @@ def asBytes(value: object, argName: str) -> bytes:
         return value.encode("utf-8")
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value)
-    msg = f"{argName} must be bytes or str, not {value!r} ({type(value).__name__})"
-    raise TypeError(msg)
+    raise wrongType(argName, "bytes or str", value)
 
 
 def _bytesField(instance: object, attribute: attrs.Attribute[bytes], value: object) -> None:
     if type(value) is not bytes:
-        msg = f"{attribute.name} must be bytes, not {value!r} ({type(value).__name__})"
-        raise TypeError(msg)
+        raise wrongType(attribute.name, "bytes", value)
 
 
 def _framesField(
     instance: object, attribute: attrs.Attribute[tuple[bytes, ...]], value: object
 ) -> None:
     if type(value) is not tuple or any(type(frame) is not bytes for frame in value):
-        msg = f"{attribute.name} must be a tuple of bytes, not {value!r}"
-        raise TypeError(msg)
+        raise wrongType(attribute.name, "a tuple of bytes", value)
 
 
 @attrs.frozen
