@@ -55,6 +55,7 @@ LAYERS = {
     # L4: the connections users touch.
     "txzpub._factory": 4,
     "txzpub._connection": 4,
+    "txzpub._peers": 4,
     "txzpub._publisher": 4,
     "txzpub._subscriber": 4,
     # L5: txZMQ's callback API on top.

@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import errno
 from collections.abc import Callable, Iterable, Sequence
-from contextlib import suppress
 from typing import Any
 
 import zmq
-from twisted.internet.defer import Deferred, fail
 from twisted.internet.interfaces import IReadDescriptor
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -28,16 +26,21 @@ from ._authenticator import secureSocket
 from ._core._checks import checkInt, checkType, wrongType, wrongValue
 from ._core._endpoint import ZmqEndpoint, ZmqEndpointType, checkEndpoint
 from ._core._framing import DEFAULT_SEPARATOR
-from ._core._lifecycle import ConnectionEvent
 from ._core._message import asBytes
 from ._errors import ConnectionClosed, EndpointError
-from ._events import DEFAULT_MAX_EVENTS, ConnectionEvents
 from ._factory import ZmqFactory
 from ._monitor import ConnectionMonitor
+from ._peers import PeerLifecycle
 from ._reader import DEFAULT_BATCH_SIZE, SocketReader
 from ._security import CurveClient, CurveServer, Security, requireCurve
 
-__all__ = ["MAX_MESSAGE_SIZE", "ReadOnlyView", "ZmqConnection", "attachEndpoint"]
+__all__ = [
+    "MAX_MESSAGE_SIZE",
+    "ReadOnlyView",
+    "ZmqConnection",
+    "applySocketOptions",
+    "attachEndpoint",
+]
 
 _log = Logger()
 
@@ -85,6 +88,22 @@ def _checkSecurity(security: object) -> None:
     requireCurve()
 
 
+def _checkClass(cls: type[ZmqConnection]) -> int:
+    """Check the class attributes no keyword can fix; return the socket type."""
+    if cls.socketType is None:
+        msg = (
+            f"{cls.__name__} has no socketType; use ZmqPubConnection or "
+            "ZmqSubConnection, or set socketType in your subclass"
+        )
+        raise TypeError(msg)
+    separator = cls.topicSep
+    if type(separator) is not bytes:
+        raise wrongType("topicSep", "non-empty bytes", separator)
+    if not separator:
+        raise wrongValue("topicSep", "non-empty bytes", separator)
+    return cls.socketType
+
+
 class ReadOnlyView:
     """
     A read-only attribute computed by *getter* (``sub.subscriptions``).
@@ -103,7 +122,7 @@ class ReadOnlyView:
 
 
 @implementer(IReadDescriptor)
-class ZmqConnection:
+class ZmqConnection(PeerLifecycle):
     """
     A ZeroMQ socket driven by the factory's reactor, as txZMQ's ZmqConnection.
 
@@ -159,17 +178,7 @@ class ZmqConnection:
         if factory.context is None:
             msg = "the factory was shut down; create a new ZmqFactory"
             raise ConnectionClosed(msg)
-        if self.socketType is None:
-            msg = (
-                f"{type(self).__name__} has no socketType; use ZmqPubConnection or "
-                "ZmqSubConnection, or set socketType in your subclass"
-            )
-            raise TypeError(msg)
-        separator = self.topicSep
-        if type(separator) is not bytes:
-            raise wrongType("topicSep", "non-empty bytes", separator)
-        if not separator:
-            raise wrongValue("topicSep", "non-empty bytes", separator)
+        socketType = _checkClass(type(self))
         endpoints = [checkEndpoint(endpoint)] if endpoint else []
         self._takeOptions(maxMessageSize, security)
         self._factory = factory
@@ -179,7 +188,7 @@ class ZmqConnection:
         self._lifecycle: ConnectionMonitor | None = None
         self._zapDomain: bytes | None = None
         self._reattaching: dict[str, Any] = {}  # address -> IDelayedCall
-        socket: zmq.Socket[bytes] = factory.context.socket(self.socketType)
+        socket: zmq.Socket[bytes] = factory.context.socket(socketType)
         try:
             self._configure(socket)
             # Secured connections are always monitored, so refused handshakes get
@@ -204,62 +213,23 @@ class ZmqConnection:
         if self._receives:
             self._reader.start()
 
+    def _override(self, **options: object) -> None:
+        """Keyword options given (not None) override the class attributes of the same name."""
+        for name, value in options.items():
+            if value is not None:
+                setattr(self, name, value)
+
     def _takeOptions(self, maxMessageSize: int | None, security: Security | None) -> None:
         """Keyword options override the class attributes; both are checked."""
-        if maxMessageSize is not None:
-            self.maxMessageSize = maxMessageSize
+        self._override(maxMessageSize=maxMessageSize, security=security)
         _checkMaxMessageSize(self.maxMessageSize)
-        if security is not None:
-            self.security = security
         _checkSecurity(self.security)
 
     def _configure(self, socket: zmq.Socket[bytes]) -> None:
-        socket.set(zmq.LINGER, self._factory.lingerPeriod)
-        socket.set(zmq.SNDHWM, self.highWaterMark)
-        socket.set(zmq.RCVHWM, self.highWaterMark)
-        if self.tcpKeepalive:
-            socket.set(zmq.TCP_KEEPALIVE, self.tcpKeepalive)
-            socket.set(zmq.TCP_KEEPALIVE_CNT, self.tcpKeepaliveCount)
-            socket.set(zmq.TCP_KEEPALIVE_IDLE, self.tcpKeepaliveIdle)
-            socket.set(zmq.TCP_KEEPALIVE_INTVL, self.tcpKeepaliveInterval)
-        if self.reconnectInterval:
-            socket.set(zmq.RECONNECT_IVL, self.reconnectInterval)
-        if self.reconnectIntervalMax:
-            socket.set(zmq.RECONNECT_IVL_MAX, self.reconnectIntervalMax)
-        if self._identity is not None:
-            socket.set(zmq.IDENTITY, self._identity)
-        if self.maxMessageSize is not None:
-            socket.set(zmq.MAXMSGSIZE, self.maxMessageSize)
+        """Hook: set the socket's options before any endpoint is attached."""
+        applySocketOptions(self, socket)
         zapHandler = self._factory._zapHandler  # noqa: SLF001
         self._zapDomain = secureSocket(socket, self.security, zapHandler, self)
-
-    def _newMonitor(self, socket: zmq.Socket[bytes]) -> ConnectionMonitor:
-        return ConnectionMonitor(socket, self._factory.reactor, self, self._peerDisconnected)
-
-    def _peerDisconnected(self, address: str) -> None:
-        """
-        libzmq treats a message part over maxMessageSize as a protocol error,
-        and after one it never reconnects a socket that connected: connect it
-        again after reconnectInterval, unless libzmq has reconnected by then.
-        """
-        if self.maxMessageSize is None or self._closed or address in self._reattaching:
-            return
-        if any(
-            e.type == ZmqEndpointType.connect and e.address == address for e in self._endpoints
-        ):
-            self._reattaching[address] = self._factory.reactor.callLater(
-                self.reconnectInterval / 1000, self._reattach, address
-            )
-
-    def _reattach(self, address: str) -> None:
-        del self._reattaching[address]
-        lifecycle = self._lifecycle
-        if self._closed or lifecycle is None or not lifecycle.isDisconnected(address):
-            return
-        with suppress(zmq.ZMQError):
-            self._socket.disconnect(address)
-        self._socket.connect(address)
-        self._reader.kick()
 
     def _releaseDomain(self) -> None:
         domain, self._zapDomain = self._zapDomain, None
@@ -345,12 +315,8 @@ class ZmqConnection:
         if self._closed:
             return
         self._closed = True
-        for pending in self._reattaching.values():
-            pending.cancel()
-        self._reattaching.clear()
         self._reader.stop()
-        if self._lifecycle is not None:
-            self._lifecycle.stop()
+        self._stopLifecycle()
         self._connectionClosed()
         self._socket.close()
         self._releaseDomain()
@@ -382,51 +348,6 @@ class ZmqConnection:
         socket stays open: call shutdown() to close it.
         """
 
-    # -- lifecycle (txzpub's addition) ---------------------------------------------
-
-    def whenConnected(self) -> Deferred[ConnectionEvent]:
-        """
-        Fire with the first HANDSHAKE_SUCCEEDED event: a peer is connected and
-        messages can flow. Fires at once if that already happened while the
-        monitor was running; fails with ConnectionClosed on shutdown.
-
-        The monitor starts on the first call (unless ``monitored`` is True), so
-        call it before attaching endpoints (or set ``monitored``) to be sure
-        to see the first handshake. inproc:// peers have no handshake and
-        libzmq reports no events for them: use tcp:// or ipc:// to be told.
-
-        .. versionadded:: 0.1.0
-        """
-        monitor = self._lifecycleOrNone()
-        if monitor is None:
-            return fail(ConnectionClosed())
-        return monitor.whenConnected()
-
-    def events(self, maxQueued: int = DEFAULT_MAX_EVENTS) -> ConnectionEvents:
-        """
-        A new async iterator over this connection's lifecycle events (ConnectionEvent),
-        from now on; ``async for`` ends when the connection shuts down. It queues
-        at most *maxQueued* unread events, dropping the oldest.
-
-        .. versionadded:: 0.1.0
-        """
-        monitor = self._lifecycleOrNone()
-        if monitor is None:
-            ended = ConnectionEvents._create(
-                f"the events of {self!r}", maxQueued, clock=self._factory.reactor
-            )
-            ended.close()
-            return ended
-        return monitor.events(maxQueued)
-
-    def _lifecycleOrNone(self) -> ConnectionMonitor | None:
-        """The running monitor, started if needed; None once shut down."""
-        if self._closed:
-            return None
-        if self._lifecycle is None:
-            self._lifecycle = self._newMonitor(self._socket)
-        return self._lifecycle
-
     # -- for subclasses -------------------------------------------------------------
 
     def _checkOpen(self, action: str) -> None:
@@ -447,3 +368,24 @@ class ZmqConnection:
                 handler(frames)
             except Exception:  # noqa: BLE001 - one bad message must not stop the reader
                 _log.failure("messageReceived raised; delivery continues")
+
+
+def applySocketOptions(connection: ZmqConnection, socket: zmq.Socket[bytes]) -> None:
+    """Set *connection*'s options (txZMQ's class attributes) on its new *socket*."""
+    factory = connection.factory
+    socket.set(zmq.LINGER, factory.lingerPeriod)
+    socket.set(zmq.SNDHWM, connection.highWaterMark)
+    socket.set(zmq.RCVHWM, connection.highWaterMark)
+    if connection.tcpKeepalive:
+        socket.set(zmq.TCP_KEEPALIVE, connection.tcpKeepalive)
+        socket.set(zmq.TCP_KEEPALIVE_CNT, connection.tcpKeepaliveCount)
+        socket.set(zmq.TCP_KEEPALIVE_IDLE, connection.tcpKeepaliveIdle)
+        socket.set(zmq.TCP_KEEPALIVE_INTVL, connection.tcpKeepaliveInterval)
+    if connection.reconnectInterval:
+        socket.set(zmq.RECONNECT_IVL, connection.reconnectInterval)
+    if connection.reconnectIntervalMax:
+        socket.set(zmq.RECONNECT_IVL_MAX, connection.reconnectIntervalMax)
+    if connection.identity is not None:
+        socket.set(zmq.IDENTITY, connection.identity)
+    if connection.maxMessageSize is not None:
+        socket.set(zmq.MAXMSGSIZE, connection.maxMessageSize)

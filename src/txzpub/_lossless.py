@@ -16,13 +16,14 @@ caller holds:
 4. ``close()`` fails every waiting Deferred with ConnectionClosed.
 
 The socket stays the publisher's: it passes in ``send(frames) -> bool``
-(False at the high-water mark), and is told when a backlog starts and when
-it has drained.
+(False at the high-water mark) and its reader, which calls ``serve()`` when
+the socket turns writable while a backlog waits.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 from twisted.internet.defer import Deferred, fail, succeed
 
@@ -36,15 +37,19 @@ __all__ = ["LosslessQueue"]
 _Pending = tuple[list[bytes], Deferred[None]]
 
 
+class WriteSignal(Protocol):
+    """What tells us the socket is writable: the publisher's SocketReader (its rule 6)."""
+
+    onWritable: Callable[[], object] | None
+
+    def kick(self) -> None: ...
+
+
 class LosslessQueue:
     """The publishLossless() queue; see the module rules."""
 
     def __init__(
-        self,
-        maxPending: int,
-        send: Callable[[list[bytes]], bool],
-        onBacklog: Callable[[], object],
-        onDrained: Callable[[], object],
+        self, maxPending: int, send: Callable[[list[bytes]], bool], writer: WriteSignal
     ) -> None:
         self._pending = Mailbox[_Pending]._create(
             what="publishLossless()",
@@ -52,8 +57,7 @@ class LosslessQueue:
             overflow=OverflowPolicy.DROP_NEWEST,
         )
         self._send = send
-        self._onBacklog = onBacklog
-        self._onDrained = onDrained
+        self._writer = writer
 
     def publish(self, frames: list[bytes]) -> Deferred[None]:
         """Send *frames* now or after those waiting (rules 1 and 2)."""
@@ -72,7 +76,8 @@ class LosslessQueue:
             return fail(PublishQueueFull(msg))
         sent: Deferred[None] = Deferred()
         pending._put((frames, sent))
-        self._onBacklog()
+        self._writer.onWritable = self.serve
+        self._writer.kick()
         return sent
 
     def serve(self) -> None:
@@ -84,7 +89,7 @@ class LosslessQueue:
                 return  # still full: the socket signals again when a peer catches up
             pending._take()
             sent.callback(None)
-        self._onDrained()
+        self._writer.onWritable = None
 
     def statistics(self) -> QueueStatistics:
         """The queue's counters: queued, peak, and its bound."""

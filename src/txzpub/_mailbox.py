@@ -72,6 +72,25 @@ def _ignore(_: object) -> None:
     """The owner hook of a mailbox whose owner does not care."""
 
 
+def _expireAfter(
+    waiter: Deferred[Any], timeout: object, clock: IReactorTime | None, what: str
+) -> None:
+    """Rule 3's timeout: fail *waiter* with ReceiveTimeout after *timeout* seconds."""
+    seconds = checkSeconds(timeout, "timeout")
+    if clock is None:  # pragma: no cover - every owner passes its reactor
+        msg = f"{what} has no clock, so it cannot time out"
+        raise TypeError(msg)
+
+    def timedOut() -> ReceiveTimeout:
+        msg = (
+            f"nothing arrived for {what} within {seconds:g} s; no message is lost: "
+            "call again to keep waiting"
+        )
+        return ReceiveTimeout(msg)
+
+    deadline(waiter, seconds, clock, timedOut)
+
+
 class _IterationWaiter(Deferred[Any]):
     """A waiting ``async for`` step: closing ends the loop instead of raising."""
 
@@ -168,7 +187,7 @@ class Mailbox(Generic[T], metaclass=NoPublicConstructor):
         """
         waiter = self._wait(Deferred, 0, iterating=False)
         if timeout is not None:
-            self._expireAfter(waiter, timeout)
+            _expireAfter(waiter, timeout, self._clock, self._what)
         return waiter
 
     def nextBatch(
@@ -184,7 +203,7 @@ class Mailbox(Generic[T], metaclass=NoPublicConstructor):
         """
         waiter = self._wait(_BatchWaiter, checkCount(maxCount, "maxCount"), iterating=False)
         if timeout is not None:
-            self._expireAfter(waiter, timeout)
+            _expireAfter(waiter, timeout, self._clock, self._what)
         return waiter
 
     def batches(self, maxCount: int = DEFAULT_BATCH_LIMIT) -> Batches[T]:
@@ -226,22 +245,6 @@ class Mailbox(Generic[T], metaclass=NoPublicConstructor):
             waiter.limit = limit  # type: ignore[attr-defined]
             waiter.iterating = iterating  # type: ignore[attr-defined]
         return self._waiters.add(waiter)
-
-    def _expireAfter(self, waiter: Deferred[Any], timeout: float) -> None:
-        seconds = checkSeconds(timeout, "timeout")
-        if self._clock is None:  # pragma: no cover - every owner passes its reactor
-            msg = f"{self._what} has no clock, so it cannot time out"
-            raise TypeError(msg)
-        what = self._what
-
-        def timedOut() -> ReceiveTimeout:
-            msg = (
-                f"nothing arrived for {what} within {seconds:g} s; no message is lost: "
-                "call again to keep waiting"
-            )
-            return ReceiveTimeout(msg)
-
-        deadline(waiter, seconds, self._clock, timedOut)
 
     # -- the owner's side --------------------------------------------------------
 

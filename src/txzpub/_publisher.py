@@ -36,7 +36,8 @@ cache (``_core._lastvalue``) and the lossless queue (``_lossless``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import zmq
@@ -54,7 +55,7 @@ from ._factory import ZmqFactory
 from ._lossless import LosslessQueue
 from ._security import Security
 
-__all__ = ["ZmqPubConnection"]
+__all__ = ["ZmqPubConnection", "sendFrames"]
 
 _NOBLOCK = zmq.NOBLOCK
 # The backend's send, skipping pyzmq's Python-level Socket.send wrapper (which
@@ -97,14 +98,10 @@ class ZmqPubConnection(ZmqConnection):
     #: XPUB receives its peers' subscriptions, but its reader starts lazily (_listen).
     _receives = False
 
-    def _subscriptionCounts(self) -> Mapping[bytes, int]:
-        self._listen()
-        return self._awareness.view
-
     #: A live, read-only mapping: subscribed prefix (bytes) -> how many peers
     #: subscribe to it (see the module docstring). Prefixes with no subscriber
     #: are absent. ``.. versionadded:: 0.1.0``
-    subscriptions = ReadOnlyView(_subscriptionCounts)
+    subscriptions = ReadOnlyView(lambda self: self._listen().view)
 
     def __init__(
         self,
@@ -118,12 +115,8 @@ class ZmqPubConnection(ZmqConnection):
         lastValueCache: bool | None = None,
         noDrop: bool | None = None,
     ) -> None:
-        if multipartFraming is not None:
-            self.multipartFraming = bool(multipartFraming)
-        if lastValueCache is not None:
-            self.lastValueCache = bool(lastValueCache)
-        if noDrop is not None:
-            self.noDrop = bool(noDrop)
+        self._override(multipartFraming=multipartFraming, lastValueCache=lastValueCache)
+        self._override(noDrop=noDrop)
         self._awareness = Awareness(factory.reactor, self)
         self._lossless: LosslessQueue | None = None
         self._recheckCall: Any = None  # the IDelayedCall of _recheck, while one is due
@@ -133,6 +126,9 @@ class ZmqPubConnection(ZmqConnection):
         )
         # The framing encoder, built once: None means two frames, [tag, message].
         self._encodeOneFrame = None if self.multipartFraming else oneFrameEncoder(self.topicSep)
+        self._encode = partial(
+            encodeMessage, separator=self.topicSep, multipart=self.multipartFraming
+        )
         self._lastValues = LastValues(self._encode) if self.lastValueCache else None
 
     def _configure(self, socket: zmq.Socket[bytes]) -> None:
@@ -193,10 +189,10 @@ class ZmqPubConnection(ZmqConnection):
         frames = self._encode(asBytes(tag, "tag"), asBytes(message, "message"))
         if self._closed:
             return fail(ConnectionClosed())
+        self._listen()  # the reader tells the queue when the socket turns writable
         if self._lossless is None:
-            self._lossless = LosslessQueue(
-                self.maxPending, self._sendNow, self._awaitWritable, self._drained
-            )
+            send = partial(sendFrames, self._socket)
+            self._lossless = LosslessQueue(self.maxPending, send, self._reader)
         return self._lossless.publish(frames)
 
     def waitForSubscribers(
@@ -214,9 +210,7 @@ class ZmqPubConnection(ZmqConnection):
 
         .. versionadded:: 0.1.0
         """
-        tag = asBytes(tag, "tag")
-        self._listen()
-        return self._awareness.waitFor(count, tag, timeout)
+        return self._listen().waitFor(count, asBytes(tag, "tag"), timeout)
 
     def onSubscription(self, callback: Callable[[bytes, bool], object]) -> Callable[[], None]:
         """
@@ -228,34 +222,8 @@ class ZmqPubConnection(ZmqConnection):
 
         .. versionadded:: 0.1.0
         """
-        self._listen()  # first, so that what was queued before is not reported
-        return self._awareness.observe(callback)
-
-    # -- internals ---------------------------------------------------------------------
-
-    def _encode(self, tag: bytes, message: bytes) -> list[bytes]:
-        return encodeMessage(
-            tag, message, separator=self.topicSep, multipart=self.multipartFraming
-        )
-
-    def _sendNow(self, frames: list[bytes]) -> bool:
-        """Send one message without blocking; False when a peer is at its high-water mark."""
-        try:
-            for frame in frames[:-1]:
-                _send(self._socket, frame, _SNDMORE)
-            _send(self._socket, frames[-1], _NOBLOCK)
-        except zmq.Again:
-            return False
-        return True
-
-    def _awaitWritable(self) -> None:
-        """Lossless messages wait: have the reader call their queue on POLLOUT."""
-        self._listen()
-        self._reader.onWritable = self._lossless.serve if self._lossless else None
-        self._reader.kick()
-
-    def _drained(self) -> None:
-        self._reader.onWritable = None
+        # Listen first, so that what was queued before is not reported.
+        return self._listen().observe(callback)
 
     def _recheck(self) -> None:
         """A send may have swallowed the reader's edge: read subscriptions now."""
@@ -265,13 +233,13 @@ class ZmqPubConnection(ZmqConnection):
         elif not self._closed:
             self._reader.doRead()
 
-    def _listen(self) -> None:
+    def _listen(self) -> Awareness:
         """Start reading subscriptions (once), and read those already queued now."""
-        if self._listening or self._closed:
-            return
-        self._listening = True
-        self._reader.start()
-        self._reader.doRead()
+        if not (self._listening or self._closed):
+            self._listening = True
+            self._reader.start()
+            self._reader.doRead()
+        return self._awareness
 
     def _receiveBatch(self, batch: list[list[bytes]]) -> None:
         awareness, lastValues = self._awareness, self._lastValues
@@ -283,7 +251,7 @@ class ZmqPubConnection(ZmqConnection):
                 continue  # not a subscription (an XSUB peer may send anything)
             if change.subscribed and lastValues:
                 for replay in lastValues.replayFor(change.prefix):
-                    self._sendNow(replay)  # at the high-water mark: dropped, as a publish
+                    sendFrames(self._socket, replay)  # at the high-water mark: dropped
             awareness.apply(change)
         if not self._closed:
             awareness.settle()
@@ -295,3 +263,14 @@ class ZmqPubConnection(ZmqConnection):
         if self._lossless is not None:
             self._lossless.close()
         self._awareness.close()
+
+
+def sendFrames(socket: zmq.Socket[bytes], frames: list[bytes]) -> bool:
+    """Send one message without blocking; False when a peer is at its high-water mark."""
+    try:
+        for frame in frames[:-1]:
+            _send(socket, frame, _SNDMORE)
+        _send(socket, frames[-1], _NOBLOCK)
+    except zmq.Again:
+        return False
+    return True
