@@ -45,6 +45,6 @@ def demo(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """The benchmark suite (issue 3); arguments after -- go to bench/run.py (--quick, --json)."""
+    """The benchmark suite; arguments after -- go to bench/run.py (--quick, --json)."""
     session.install(".", "txzmq==1.0.0")
     session.run("python", "bench/run.py", *session.posargs)

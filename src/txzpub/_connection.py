@@ -175,9 +175,7 @@ class ZmqConnection(PeerLifecycle):
         security: Security | None = None,
     ) -> None:
         checkType(factory, ZmqFactory, "factory", "a txzpub.ZmqFactory")
-        if factory.context is None:
-            msg = "the factory was shut down; create a new ZmqFactory"
-            raise ConnectionClosed(msg)
+        context = factory._liveContext()  # noqa: SLF001
         socketType = _checkClass(type(self))
         endpoints = [checkEndpoint(endpoint)] if endpoint else []
         self._takeOptions(maxMessageSize, security)
@@ -188,7 +186,7 @@ class ZmqConnection(PeerLifecycle):
         self._lifecycle: ConnectionMonitor | None = None
         self._zapDomain: bytes | None = None
         self._reattaching: dict[str, Any] = {}  # address -> IDelayedCall
-        socket: zmq.Socket[bytes] = factory.context.socket(socketType)
+        socket: zmq.Socket[bytes] = context.socket(socketType)
         try:
             self._configure(socket)
             # Secured connections are always monitored, so refused handshakes get

@@ -89,13 +89,17 @@ class ZmqFactory:
             with suppress(ValueError, KeyError):  # the trigger is running right now
                 self.reactor.removeSystemEventTrigger(trigger)
 
-    def _zapHandler(self) -> ZapHandler:
-        """This context's ZAP handler (started on first use, by the first CURVE server)."""
+    def _liveContext(self) -> zmq.Context[zmq.Socket[bytes]]:
+        """The ZeroMQ context; ConnectionClosed once the factory is shut down."""
         if self.context is None:
             msg = "the factory was shut down; create a new ZmqFactory"
             raise ConnectionClosed(msg)
+        return self.context
+
+    def _zapHandler(self) -> ZapHandler:
+        """This context's ZAP handler (started on first use, by the first CURVE server)."""
         if self._zap is None:
-            self._zap = ZapHandler(self.context, self.reactor)
+            self._zap = ZapHandler(self._liveContext(), self.reactor)
         return self._zap
 
     def registerForShutdown(self) -> None:

@@ -19,7 +19,7 @@ import attrs
 import zmq
 
 from ._core._curve import checkKey, fingerprint, formatCertificate, parseCertificate
-from ._core._zap import AccessPolicy
+from ._core._zap import AccessPolicy, listOfKeys
 from ._errors import SecurityError
 
 __all__ = [
@@ -181,10 +181,7 @@ class CurveServer:
 
     @policy.default
     def _policy(self) -> AccessPolicy:
-        keys = list(self.allowKeys) if not isinstance(self.allowKeys, (str, bytes)) else None
-        if keys is None:
-            msg = "allowKeys must be a list of public keys, not one key"
-            raise TypeError(msg)
+        keys = listOfKeys(self.allowKeys)
         if not keys and not self.allowAnyKey:
             msg = (
                 "a CurveServer needs allowKeys=[client public keys], or allowAnyKey=True "

@@ -27,6 +27,7 @@ __all__ = [
     "ZapRequest",
     "decide",
     "encodeReply",
+    "listOfKeys",
     "parseNetworks",
     "parseRequest",
     "refusal",
@@ -91,13 +92,18 @@ def _denyNetworks(networks: Iterable[str]) -> tuple[Network, ...]:
     return parseNetworks(networks, "denyAddresses")
 
 
-def _toKeySet(keys: Iterable[bytes | str] | None) -> frozenset[bytes] | None:
-    if keys is None:
-        return None
+def listOfKeys(keys: Iterable[bytes | str]) -> list[bytes | str]:
+    """*keys* as a list; one key (a str or bytes) is refused without showing it."""
     if isinstance(keys, (str, bytes)):
         msg = "allowKeys must be a list of public keys, not one key"
         raise TypeError(msg)
-    return frozenset(checkKey(key, "an allowed client key") for key in keys)
+    return list(keys)
+
+
+def _toKeySet(keys: Iterable[bytes | str] | None) -> frozenset[bytes] | None:
+    if keys is None:
+        return None
+    return frozenset(checkKey(key, "an allowed client key") for key in listOfKeys(keys))
 
 
 @attrs.frozen
