@@ -55,7 +55,7 @@ from ._factory import ZmqFactory
 from ._lossless import LosslessQueue
 from ._security import Security
 
-__all__ = ["ZmqPubConnection", "sendFrames"]
+__all__ = ["ZmqPubConnection", "configureXpub", "sendFrames"]
 
 _NOBLOCK = zmq.NOBLOCK
 # The backend's send, skipping pyzmq's Python-level Socket.send wrapper (which
@@ -133,14 +133,7 @@ class ZmqPubConnection(ZmqConnection):
 
     def _configure(self, socket: zmq.Socket[bytes]) -> None:
         super()._configure(socket)
-        # Before any endpoint is attached, so no subscription goes unseen.
-        if self.noDrop:
-            socket.set(zmq.XPUB_NODROP, 1)
-        try:
-            socket.set(zmq.XPUB_VERBOSER, 1)
-        except (AttributeError, zmq.ZMQError):  # pragma: no cover - libzmq < 4.3
-            socket.set(zmq.XPUB_VERBOSE, 1)
-            self._awareness.counts.exactUnsubscribes = False
+        self._awareness.counts.exactUnsubscribes = configureXpub(socket, noDrop=self.noDrop)
 
     def publish(self, message: bytes | str, tag: bytes | str = b"") -> None:
         """
@@ -186,14 +179,19 @@ class ZmqPubConnection(ZmqConnection):
         if not self.noDrop:
             msg = "publishLossless() needs a publisher created with noDrop=True"
             raise ConfigurationError(msg)
-        frames = self._encode(asBytes(tag, "tag"), asBytes(message, "message"))
+        tag, message = asBytes(tag, "tag"), asBytes(message, "message")
+        frames = self._encode(tag, message)
         if self._closed:
             return fail(ConnectionClosed())
         self._listen()  # the reader tells the queue when the socket turns writable
         if self._lossless is None:
             send = partial(sendFrames, self._socket)
             self._lossless = LosslessQueue(self.maxPending, send, self._reader)
-        return self._lossless.publish(frames)
+        sent = self._lossless.publish(frames)
+        lastValues = self._lastValues
+        if lastValues is not None:  # the last value is the last one handed to ZeroMQ
+            sent.addCallback(lambda _: lastValues.remember(tag, message))
+        return sent
 
     def waitForSubscribers(
         self, count: int = 1, tag: bytes | str = b"", timeout: float | None = None
@@ -272,5 +270,20 @@ def sendFrames(socket: zmq.Socket[bytes], frames: list[bytes]) -> bool:
             _send(socket, frame, _SNDMORE)
         _send(socket, frames[-1], _NOBLOCK)
     except zmq.Again:
+        return False
+    return True
+
+
+def configureXpub(socket: zmq.Socket[bytes], *, noDrop: bool) -> bool:
+    """
+    Set the XPUB options, before any endpoint is attached so that no
+    subscription goes unseen; return whether unsubscribes are exact.
+    """
+    if noDrop:
+        socket.set(zmq.XPUB_NODROP, 1)
+    try:
+        socket.set(zmq.XPUB_VERBOSER, 1)
+    except (AttributeError, zmq.ZMQError):  # pragma: no cover - libzmq < 4.3
+        socket.set(zmq.XPUB_VERBOSE, 1)
         return False
     return True

@@ -67,9 +67,10 @@ def oneFrameEncoder(separator: bytes) -> Callable[[bytes, bytes], bytes]:
         return encodeOneByte
 
     def encodeLonger(tag: bytes, body: bytes) -> bytes:
-        if not fitsOneFrame(tag, separator):
+        head = tag + separator  # fitsOneFrame(), inlined: this runs per message
+        if head.find(separator) != len(tag):
             _refuse(tag, separator)
-        return tag + separator + body
+        return head + body
 
     return encodeLonger
 
