@@ -244,7 +244,11 @@ class Mailbox(Generic[T], metaclass=NoPublicConstructor):
         if limit:
             waiter.limit = limit  # type: ignore[attr-defined]
             waiter.iterating = iterating  # type: ignore[attr-defined]
-        return self._waiters.add(waiter)
+        waiters = self._waiters  # Waiters.add(), inlined: one call less per message
+        waiters.append(waiter)
+        if len(waiters) >= waiters.sweepAt:
+            waiters.sweep()
+        return waiter
 
     # -- the owner's side --------------------------------------------------------
 

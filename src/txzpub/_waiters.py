@@ -68,17 +68,19 @@ class Waiters(deque[Deferred[Any]]):
     they must then skip waiters that have already fired (``waiter.called``).
     """
 
-    __slots__ = ("_sweepAt",)
+    __slots__ = ("sweepAt",)
 
     def __init__(self) -> None:
         super().__init__()
-        self._sweepAt = _SWEEP_AT
+        #: Length at which ``add()`` sweeps out fired waiters. A hot path may
+        #: ``append()`` itself and then call ``sweep()`` when ``len >= sweepAt``.
+        self.sweepAt = _SWEEP_AT
 
     def add(self, waiter: Deferred[T]) -> Deferred[T]:
         """Queue *waiter* (last in line) and return it."""
         self.append(waiter)
-        if len(self) >= self._sweepAt:
-            self._sweep()
+        if len(self) >= self.sweepAt:
+            self.sweep()
         return waiter
 
     def popLive(self) -> Deferred[Any] | None:
@@ -114,11 +116,12 @@ class Waiters(deque[Deferred[Any]]):
         """Fire every waiting waiter with *result* (an exception errbacks)."""
         self.release(lambda _: True, result, what)
 
-    def _sweep(self) -> None:
+    def sweep(self) -> None:
+        """Drop the waiters that have fired (rule 2's memory bound)."""
         live = [waiter for waiter in self if not waiter.called]
         self.clear()
         self.extend(live)
-        self._sweepAt = max(_SWEEP_AT, 2 * len(live))
+        self.sweepAt = max(_SWEEP_AT, 2 * len(live))
 
 
 def deadline(
