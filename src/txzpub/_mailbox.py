@@ -72,14 +72,17 @@ def _ignore(_: object) -> None:
     """The owner hook of a mailbox whose owner does not care."""
 
 
-def _expireAfter(
-    waiter: Deferred[Any], timeout: object, clock: IReactorTime | None, what: str
-) -> None:
-    """Rule 3's timeout: fail *waiter* with ReceiveTimeout after *timeout* seconds."""
+def _checkTimeout(timeout: object, mailbox: Mailbox[Any]) -> float:
     seconds = checkSeconds(timeout, "timeout")
-    if clock is None:  # pragma: no cover - every owner passes its reactor
-        msg = f"{what} has no clock, so it cannot time out"
+    if mailbox._clock is None:  # noqa: SLF001 # pragma: no cover - owners pass their reactor
+        msg = f"{mailbox._what} has no clock, so it cannot time out"  # noqa: SLF001
         raise TypeError(msg)
+    return seconds
+
+
+def _expireAfter(waiter: Deferred[Any], seconds: float, mailbox: Mailbox[Any]) -> Deferred[Any]:
+    """Rule 3's timeout: fail *waiter* with ReceiveTimeout after *seconds*."""
+    what = mailbox._what  # noqa: SLF001
 
     def timedOut() -> ReceiveTimeout:
         msg = (
@@ -88,7 +91,8 @@ def _expireAfter(
         )
         return ReceiveTimeout(msg)
 
-    deadline(waiter, seconds, clock, timedOut)
+    assert mailbox._clock is not None  # noqa: S101, SLF001 - _checkTimeout made sure
+    return deadline(waiter, seconds, mailbox._clock, timedOut)  # noqa: SLF001
 
 
 class _IterationWaiter(Deferred[Any]):
@@ -185,10 +189,10 @@ class Mailbox(Generic[T], metaclass=NoPublicConstructor):
         to the next reader. Fails with the closing error once closed and
         drained.
         """
-        waiter = self._wait(Deferred, 0, iterating=False)
-        if timeout is not None:
-            _expireAfter(waiter, timeout, self._clock, self._what)
-        return waiter
+        if timeout is None:
+            return self._wait(Deferred, 0, iterating=False)
+        seconds = _checkTimeout(timeout, self)  # before waiting: a bad one takes nothing
+        return _expireAfter(self._wait(Deferred, 0, iterating=False), seconds, self)
 
     def nextBatch(
         self, maxCount: int = DEFAULT_BATCH_LIMIT, timeout: float | None = None
@@ -201,10 +205,11 @@ class Mailbox(Generic[T], metaclass=NoPublicConstructor):
         arrived in the same read batch. *timeout*, cancelling and closing behave
         as for next().
         """
-        waiter = self._wait(_BatchWaiter, checkCount(maxCount, "maxCount"), iterating=False)
-        if timeout is not None:
-            _expireAfter(waiter, timeout, self._clock, self._what)
-        return waiter
+        limit = checkCount(maxCount, "maxCount")
+        if timeout is None:
+            return self._wait(_BatchWaiter, limit, iterating=False)
+        seconds = _checkTimeout(timeout, self)
+        return _expireAfter(self._wait(_BatchWaiter, limit, iterating=False), seconds, self)
 
     def batches(self, maxCount: int = DEFAULT_BATCH_LIMIT) -> Batches[T]:
         """``async for batch in x.batches(n)``: nextBatch() in a loop, ending on close."""
