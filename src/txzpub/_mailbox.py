@@ -293,6 +293,7 @@ class Mailbox(Generic[T], metaclass=NoPublicConstructor):
         if waiters and not self._flushPending:
             self._flushPending = True
             self._onFlush(self)
+            return not self._flushPending  # flushed at once: consumers' callbacks ran
         return False
 
     def _flush(self) -> None:
