@@ -162,6 +162,8 @@ class Subscriber(ZmqConnection):
         subscription = self._router.get(tag)
         if subscription is None:
             subscription = self.subscribe(tag)
+        if timeout is None:  # Subscription.next(), one call less on the hot path
+            return subscription._wait(Deferred, 0, iterating=False)  # noqa: SLF001
         return subscription.next(timeout)
 
     def _subscriptionsView(self) -> Mapping[bytes, Subscription]:
