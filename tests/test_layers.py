@@ -208,3 +208,20 @@ def test_allowListHasNoStaleEntries() -> None:
     """An entry nobody needs any more goes, so the list stays short and true."""
     stale = {(owner, name) for owner, name in PRIVATE_ALLOWED if name not in privateUses(owner)}
     assert stale == set()
+
+
+#: Longest class allowed in src/: past this, a class holds more than one idea.
+MAX_CLASS_LINES = 250
+#: The publisher composes its parts (framing, awareness, cache, lossless queue).
+THIN_CLASSES = {"ZmqPubConnection": 200}
+
+
+def test_classesStaySmall() -> None:
+    too_long = []
+    for path in MODULES:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef) and node.end_lineno is not None:
+                lines = node.end_lineno - node.lineno + 1
+                if lines > THIN_CLASSES.get(node.name, MAX_CLASS_LINES):
+                    too_long.append(f"{moduleName(path)}.{node.name}: {lines} lines")
+    assert too_long == [], "split these classes"

@@ -114,7 +114,7 @@ class ConstructionTests(SynchronousTestCase):
         )
         self.assertEqual((stats.maxQueued, stats.overflow), (DEFAULT_MAX_QUEUED, DEFAULT_OVERFLOW))
         self.assertFalse(mailbox.closed)
-        self.assertFalse(mailbox._full)
+        self.assertFalse(mailbox._buffer.full)
         self.assertEqual(DEFAULT_BATCH_LIMIT, 1000)
 
     def test_boundValidated(self) -> None:
@@ -569,7 +569,7 @@ class PauseTests(SynchronousTestCase):
         mailbox = owner.mailbox
         for n in range(4):
             mailbox._put(n)
-        self.assertTrue(mailbox._full)
+        self.assertTrue(mailbox._buffer.full)
         self.assertEqual(owner.calls, [])
         mailbox._put(4)
         mailbox._put(5)
@@ -580,7 +580,7 @@ class PauseTests(SynchronousTestCase):
         self.assertEqual(owner.calls, ["full"])  # 3 queued: more than half of 4
         self.assertEqual(self.successResultOf(mailbox.next()), 3)
         self.assertEqual(owner.calls, ["full", "readable"])
-        self.assertFalse(mailbox._full)
+        self.assertFalse(mailbox._buffer.full)
 
     def test_boundOfOneDrainsToEmpty(self) -> None:
         owner = owned(maxQueued=1, overflow=OverflowPolicy.PAUSE)
@@ -750,7 +750,7 @@ class SynchronousOwnerTests(SynchronousTestCase):
             (3, 3, 2, 0, 3),
         )
         self.assertIs(stats.overflow, OverflowPolicy.DROP_NEWEST)
-        self.assertTrue(mailbox._full)
+        self.assertTrue(mailbox._buffer.full)
 
 
 # -- random programs -------------------------------------------------------------

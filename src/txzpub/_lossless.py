@@ -66,8 +66,8 @@ class LosslessQueue:
             return fail(ConnectionClosed())
         if pending._peek() is None and self._send(frames):
             return succeed(None)
-        if pending._full:
-            stats = pending.statistics()
+        stats = pending.statistics()
+        if stats.queued >= stats.maxQueued:
             msg = (
                 f"{stats.queued} messages already wait for slow subscribers "
                 f"(maxPending={stats.maxQueued}); wait for earlier publishLossless() "

@@ -72,17 +72,17 @@ def _ignore(_: object) -> None:
     """The owner hook of a mailbox whose owner does not care."""
 
 
-def _checkTimeout(timeout: object, mailbox: Mailbox[Any]) -> float:
+def _deadlineFor(
+    timeout: object, clock: IReactorTime | None, what: str
+) -> Callable[[Deferred[Any]], Deferred[Any]]:
+    """
+    Check *timeout* now, before anything waits (a bad one must take nothing),
+    and return what gives a waiter rule 3's deadline.
+    """
     seconds = checkSeconds(timeout, "timeout")
-    if mailbox._clock is None:  # noqa: SLF001 # pragma: no cover - owners pass their reactor
-        msg = f"{mailbox._what} has no clock, so it cannot time out"  # noqa: SLF001
+    if clock is None:  # pragma: no cover - every owner passes its reactor
+        msg = f"{what} has no clock, so it cannot time out"
         raise TypeError(msg)
-    return seconds
-
-
-def _expireAfter(waiter: Deferred[Any], seconds: float, mailbox: Mailbox[Any]) -> Deferred[Any]:
-    """Rule 3's timeout: fail *waiter* with ReceiveTimeout after *seconds*."""
-    what = mailbox._what  # noqa: SLF001
 
     def timedOut() -> ReceiveTimeout:
         msg = (
@@ -91,8 +91,7 @@ def _expireAfter(waiter: Deferred[Any], seconds: float, mailbox: Mailbox[Any]) -
         )
         return ReceiveTimeout(msg)
 
-    assert mailbox._clock is not None  # noqa: S101, SLF001 - _checkTimeout made sure
-    return deadline(waiter, seconds, mailbox._clock, timedOut)  # noqa: SLF001
+    return lambda waiter: deadline(waiter, seconds, clock, timedOut)
 
 
 class _IterationWaiter(Deferred[Any]):
@@ -191,8 +190,8 @@ class Mailbox(Generic[T], metaclass=NoPublicConstructor):
         """
         if timeout is None:
             return self._wait(Deferred, 0, iterating=False)
-        seconds = _checkTimeout(timeout, self)  # before waiting: a bad one takes nothing
-        return _expireAfter(self._wait(Deferred, 0, iterating=False), seconds, self)
+        expire = _deadlineFor(timeout, self._clock, self._what)
+        return expire(self._wait(Deferred, 0, iterating=False))
 
     def nextBatch(
         self, maxCount: int = DEFAULT_BATCH_LIMIT, timeout: float | None = None
@@ -208,8 +207,8 @@ class Mailbox(Generic[T], metaclass=NoPublicConstructor):
         limit = checkCount(maxCount, "maxCount")
         if timeout is None:
             return self._wait(_BatchWaiter, limit, iterating=False)
-        seconds = _checkTimeout(timeout, self)
-        return _expireAfter(self._wait(_BatchWaiter, limit, iterating=False), seconds, self)
+        expire = _deadlineFor(timeout, self._clock, self._what)
+        return expire(self._wait(_BatchWaiter, limit, iterating=False))
 
     def batches(self, maxCount: int = DEFAULT_BATCH_LIMIT) -> Batches[T]:
         """``async for batch in x.batches(n)``: nextBatch() in a loop, ending on close."""
@@ -321,10 +320,6 @@ class Mailbox(Generic[T], metaclass=NoPublicConstructor):
         if self._holding:
             self._releaseIfDrained()
         return item
-
-    @property
-    def _full(self) -> bool:
-        return self._buffer.full
 
     def _close(self, reason: Exception, *, discard: bool) -> list[T]:
         """
