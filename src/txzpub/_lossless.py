@@ -27,7 +27,7 @@ from typing import Protocol
 
 from twisted.internet.defer import Deferred, fail, succeed
 
-from ._core._buffer import OverflowPolicy, QueueStatistics
+from ._core._buffer import OverflowPolicy
 from ._core._checks import checkCount
 from ._errors import ConnectionClosed, PublishQueueFull
 from ._mailbox import Mailbox
@@ -90,10 +90,6 @@ class LosslessQueue:
             pending._take()
             sent.callback(None)
         self._writer.onWritable = None
-
-    def statistics(self) -> QueueStatistics:
-        """The queue's counters: queued, peak, and its bound."""
-        return self._pending.statistics()
 
     def close(self) -> None:
         """Fail every waiting Deferred with ConnectionClosed (rule 4)."""

@@ -46,7 +46,7 @@ from twisted.internet.defer import Deferred, fail
 from ._awareness import Awareness
 from ._connection import ReadOnlyView, ZmqConnection
 from ._core._endpoint import ZmqEndpoint
-from ._core._framing import encodeMessage, oneFrameEncoder
+from ._core._framing import framesEncoder, oneFrameEncoder
 from ._core._lastvalue import LastValues
 from ._core._message import asBytes
 from ._core._xpub import parseSubscription
@@ -126,9 +126,7 @@ class ZmqPubConnection(ZmqConnection):
         )
         # The framing encoder, built once: None means two frames, [tag, message].
         self._encodeOneFrame = None if self.multipartFraming else oneFrameEncoder(self.topicSep)
-        self._encode = partial(
-            encodeMessage, separator=self.topicSep, multipart=self.multipartFraming
-        )
+        self._encode = framesEncoder(self.topicSep, multipart=self.multipartFraming)
         self._lastValues = LastValues(self._encode) if self.lastValueCache else None
 
     def _configure(self, socket: zmq.Socket[bytes]) -> None:

@@ -35,6 +35,7 @@ __all__ = [
     "decodeFrames",
     "encodeMessage",
     "fitsOneFrame",
+    "framesEncoder",
     "oneFrameEncoder",
 ]
 
@@ -45,9 +46,15 @@ def encodeMessage(
     tag: bytes, body: bytes, *, separator: bytes = DEFAULT_SEPARATOR, multipart: bool = False
 ) -> list[bytes]:
     """Return the frames that carry (*tag*, *body*); see the module comment for the rules."""
+    return framesEncoder(separator, multipart=multipart)(tag, body)
+
+
+def framesEncoder(separator: bytes, *, multipart: bool) -> Callable[[bytes, bytes], list[bytes]]:
+    """Build once the function encodeMessage() applies: (tag, body) -> frames."""
     if multipart:
-        return [tag, body]
-    return [oneFrameEncoder(separator)(tag, body)]
+        return lambda tag, body: [tag, body]
+    encode = oneFrameEncoder(separator)
+    return lambda tag, body: [encode(tag, body)]
 
 
 def oneFrameEncoder(separator: bytes) -> Callable[[bytes, bytes], bytes]:
