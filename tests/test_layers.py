@@ -32,6 +32,7 @@ LAYERS = {
     "txzpub._core._checks": 1,
     "txzpub._core._construction": 1,
     "txzpub._core._curve": 1,
+    "txzpub._core._envelope": 1,
     "txzpub._core._endpoint": 1,
     "txzpub._core._framing": 1,
     "txzpub._core._lastvalue": 1,
@@ -46,7 +47,7 @@ LAYERS = {
     "txzpub._subscription": 2,
     "txzpub._events": 2,
     "txzpub._awareness": 2,
-    "txzpub._lossless": 2,
+    "txzpub._sendqueue": 2,
     "txzpub._security": 2,
     # L3: the reactor glue: reading sockets on the reactor.
     "txzpub._reader": 3,
@@ -56,6 +57,7 @@ LAYERS = {
     "txzpub._factory": 4,
     "txzpub._connection": 4,
     "txzpub._peers": 4,
+    "txzpub._sending": 4,
     "txzpub._publisher": 4,
     "txzpub._subscriber": 4,
     # L5: txZMQ's callback API on top.

@@ -13,7 +13,7 @@ closed its socket and registered nothing with the reactor or the factory.
 from __future__ import annotations
 
 import errno
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import zmq
@@ -33,6 +33,7 @@ from ._monitor import ConnectionMonitor
 from ._peers import PeerLifecycle
 from ._reader import DEFAULT_BATCH_SIZE, SocketReader
 from ._security import CurveClient, CurveServer, Security, requireCurve
+from ._sending import QueuedSending
 
 __all__ = [
     "MAX_MESSAGE_SIZE",
@@ -122,7 +123,7 @@ class ReadOnlyView:
 
 
 @implementer(IReadDescriptor)
-class ZmqConnection(PeerLifecycle):
+class ZmqConnection(PeerLifecycle, QueuedSending):
     """
     A ZeroMQ socket driven by the factory's reactor, as txZMQ's ZmqConnection.
 
@@ -186,6 +187,7 @@ class ZmqConnection(PeerLifecycle):
         self._lifecycle: ConnectionMonitor | None = None
         self._zapDomain: bytes | None = None
         self._reattaching: dict[str, Any] = {}  # address -> IDelayedCall
+        self._outbox = None  # made by the first send that must wait (QueuedSending)
         socket: zmq.Socket[bytes] = context.socket(socketType)
         try:
             self._configure(socket)
@@ -276,26 +278,6 @@ class ZmqConnection(PeerLifecycle):
             self._endpoints.append(each)
         self._reader.kick()
 
-    def send(self, message: bytes | str | Sequence[bytes | str]) -> None:
-        """
-        Send *message* (bytes, or a list of frames) without blocking.
-
-        str is sent as UTF-8. Socket types that block at the high-water mark
-        raise zmq.Again instead; PUB drops there, as ZeroMQ does.
-        """
-        self._checkOpen("send")
-        socket = self._socket
-        if type(message) is bytes:
-            socket.send(message, zmq.NOBLOCK)
-        elif isinstance(message, (list, tuple)):
-            frames = [asBytes(frame, "message frame") for frame in message]
-            if not frames:
-                raise wrongValue("message", "at least one frame", message)
-            socket.send_multipart(frames, zmq.NOBLOCK)
-        else:
-            socket.send(asBytes(message, "message"), zmq.NOBLOCK)
-        self._reader.kick()
-
     def messageReceived(self, message: list[bytes]) -> None:
         """Called with the frames of each received message; override it to receive."""
         msg = (
@@ -315,6 +297,7 @@ class ZmqConnection(PeerLifecycle):
         self._closed = True
         self._reader.stop()
         self._stopLifecycle()
+        self._closeOutbox()
         self._connectionClosed()
         self._socket.close()
         self._releaseDomain()

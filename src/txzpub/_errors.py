@@ -12,15 +12,19 @@ Argument errors are plain TypeError and ValueError, made by ``_core._checks``.
 from __future__ import annotations
 
 __all__ = [
+    "AlreadyReplied",
     "ConfigurationError",
     "ConnectionClosed",
     "EndpointError",
     "PublishQueueFull",
     "ReceiveTimeout",
     "SecurityError",
+    "SendQueueFull",
     "SubscriberTimeout",
     "SubscriptionClosed",
+    "TooManyRequests",
     "TxzpubError",
+    "ZmqRequestTimeoutError",
 ]
 
 
@@ -77,11 +81,51 @@ class SubscriberTimeout(TxzpubError, TimeoutError):
     """
 
 
-class PublishQueueFull(TxzpubError):
+class SendQueueFull(TxzpubError):
+    """
+    A send could not even be queued. Messages that meet a peer's high-water
+    mark wait in the connection's local queue, in order, until the peer
+    catches up; that queue is bounded too (``maxQueuedSends``), and it is
+    full. Send more slowly (wait for replies, or for the peer), or raise the
+    bound.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class PublishQueueFull(SendQueueFull):
     """
     publishLossless() could not even queue the message: ``maxPending`` messages
     already wait for slow subscribers. Wait for earlier publishLossless()
     Deferreds before publishing more, or raise ``maxPending``.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class ZmqRequestTimeoutError(TxzpubError, TimeoutError):
+    """
+    ``sendMsg(..., timeout=...)`` got no reply in time (txZMQ's name). A reply
+    that comes later is dropped; the request's id is never reused, so it can
+    never be taken for the reply to a newer request.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class TooManyRequests(TxzpubError):
+    """
+    ``sendMsg()`` refused a request: ``maxPending`` requests already await
+    their replies. Wait for some of them (or let them time out) before sending
+    more, or raise ``maxPending``.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class AlreadyReplied(TxzpubError):
+    """
+    ``Request.reply()`` was called a second time; a request has one reply.
 
     .. versionadded:: 0.1.0
     """

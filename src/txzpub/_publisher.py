@@ -31,17 +31,16 @@ publish, no more.
 The pieces live in their own modules, and this class composes them: the
 framing encoder (``_core._framing``), the subscription counting
 (``_core._xpub``) under the awareness API (``_awareness``), the last value
-cache (``_core._lastvalue``) and the lossless queue (``_lossless``).
+cache (``_core._lastvalue``) and the connection's send queue (``_sendqueue``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 import zmq
-from twisted.internet.defer import Deferred, fail
+from twisted.internet.defer import Deferred, fail, succeed
 
 from ._awareness import Awareness
 from ._connection import ReadOnlyView, ZmqConnection
@@ -50,12 +49,12 @@ from ._core._framing import framesEncoder, oneFrameEncoder
 from ._core._lastvalue import LastValues
 from ._core._message import asBytes
 from ._core._xpub import parseSubscription
-from ._errors import ConfigurationError, ConnectionClosed
+from ._errors import ConfigurationError, ConnectionClosed, PublishQueueFull, SendQueueFull
 from ._factory import ZmqFactory
-from ._lossless import LosslessQueue
 from ._security import Security
+from ._sending import sendFrames
 
-__all__ = ["ZmqPubConnection", "configureXpub", "sendFrames"]
+__all__ = ["ZmqPubConnection", "configureXpub"]
 
 _NOBLOCK = zmq.NOBLOCK
 # The backend's send, skipping pyzmq's Python-level Socket.send wrapper (which
@@ -95,6 +94,9 @@ class ZmqPubConnection(ZmqConnection):
     #: Most messages publishLossless() holds while peers are at their
     #: high-water mark; beyond it, it fails with PublishQueueFull.
     maxPending = 10_000
+    _sendQueueOption = "maxPending"
+    _sendQueueError = PublishQueueFull
+    _sendQueueHint = "wait for earlier publishLossless() Deferreds before publishing more"
     #: XPUB receives its peers' subscriptions, but its reader starts lazily (_listen).
     _receives = False
 
@@ -118,7 +120,6 @@ class ZmqPubConnection(ZmqConnection):
         self._override(multipartFraming=multipartFraming, lastValueCache=lastValueCache)
         self._override(noDrop=noDrop)
         self._awareness = Awareness(factory.reactor, self)
-        self._lossless: LosslessQueue | None = None
         self._recheckCall: Any = None  # the IDelayedCall of _recheck, while one is due
         self._listening = False
         super().__init__(
@@ -181,11 +182,13 @@ class ZmqPubConnection(ZmqConnection):
         frames = self._encode(tag, message)
         if self._closed:
             return fail(ConnectionClosed())
-        self._listen()  # the reader tells the queue when the socket turns writable
-        if self._lossless is None:
-            send = partial(sendFrames, self._socket)
-            self._lossless = LosslessQueue(self.maxPending, send, self._reader)
-        sent = self._lossless.publish(frames)
+        self._listen()  # the reader tells the send queue when the socket turns writable
+        try:
+            sent = self._enqueue(frames, track=True)
+        except SendQueueFull as error:
+            return fail(error)
+        if sent is None:
+            sent = succeed(None)
         lastValues = self._lastValues
         if lastValues is not None:  # the last value is the last one handed to ZeroMQ
             sent.addCallback(lambda _: lastValues.remember(tag, message))
@@ -229,6 +232,9 @@ class ZmqPubConnection(ZmqConnection):
         elif not self._closed:
             self._reader.doRead()
 
+    def _startWriting(self) -> None:
+        self._listen()
+
     def _listen(self) -> Awareness:
         """Start reading subscriptions (once), and read those already queued now."""
         if not (self._listening or self._closed):
@@ -256,20 +262,7 @@ class ZmqPubConnection(ZmqConnection):
         recheck, self._recheckCall = self._recheckCall, None
         if recheck is not None and recheck.active():
             recheck.cancel()
-        if self._lossless is not None:
-            self._lossless.close()
         self._awareness.close()
-
-
-def sendFrames(socket: zmq.Socket[bytes], frames: list[bytes]) -> bool:
-    """Send one message without blocking; False when a peer is at its high-water mark."""
-    try:
-        for frame in frames[:-1]:
-            _send(socket, frame, _SNDMORE)
-        _send(socket, frames[-1], _NOBLOCK)
-    except zmq.Again:
-        return False
-    return True
 
 
 def configureXpub(socket: zmq.Socket[bytes], *, noDrop: bool) -> bool:

@@ -5,8 +5,9 @@ The ``txzpub`` command line (also ``python -m txzpub``).
     txzpub sub ENDPOINT [-t TOPIC]... [--json] [--count N] [--timeout S] [CURVE]
     txzpub pub ENDPOINT [-t TOPIC] [--multipart] [--rate R] [--wait-subscribers N]
                [-m MSG]... [CURVE]
-    txzpub proxy --xsub ENDPOINT --xpub ENDPOINT [--capture ENDPOINT] [--stats SECONDS]
-                 [CURVE]
+    txzpub proxy [--shape forwarder|queue|streamer] --frontend ENDPOINT
+                 --backend ENDPOINT [--capture ENDPOINT] [--stats SECONDS] [CURVE]
+                 (the forwarder's sides are also --xsub and --xpub)
     txzpub keygen NAME [--directory DIR] [--force]
     txzpub demo [--seconds S]
     txzpub bench [--messages N] [--size B] [--transport inproc|ipc|tcp]
@@ -22,6 +23,10 @@ signal's number for demo and bench cut short; 70 for a bug. Built on the public
 txzpub API, but for key fingerprints and the proxy's raw sockets (which use the
 library's ZAP handler and socket monitor); each subcommand lives in its own
 module.
+
+A module may also define ``checkArguments(args)``, raising UsageError for
+what argparse cannot check alone (options that depend on each other): its
+message is reported as argparse reports its own, before anything runs.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from typing import NoReturn
 from txzpub import __version__
 
 from . import _bench, _demo, _keygen, _proxy, _pub, _sub
-from ._common import EXIT_OK, EXIT_USAGE
+from ._common import EXIT_OK, EXIT_USAGE, UsageError
 from ._runner import Interrupted, exitEarlyOnSignals, runCommand
 from ._security import keysAsOneArgument
 
@@ -57,7 +62,7 @@ COMMANDS: dict[str, tuple[ModuleType, str, Callable[[int], int]]] = {
     "pub": (_pub, "publish each line of stdin (or each -m) on a topic", _keepsRunning),
     "proxy": (
         _proxy,
-        "forward from publishers to subscribers (libzmq's XSUB/XPUB proxy)",
+        "forward with libzmq's proxy: publishers to subscribers, or work shared by workers",
         _keepsRunning,
     ),
     "keygen": (
@@ -77,6 +82,9 @@ COMMANDS: dict[str, tuple[ModuleType, str, Callable[[int], int]]] = {
 class Parser(argparse.ArgumentParser):
     """argparse, with errors on one line: ``txzpub sub: error: ... (see --help)``."""
 
+    #: The subcommands' own parsers, by name, so their errors name them.
+    commandParsers: dict[str, Parser]
+
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
@@ -90,13 +98,28 @@ def parser() -> Parser:
         "`txzpub pub --help`.",
     )
     made.add_argument("--version", action="version", version=f"txzpub {__version__}")
+    made.commandParsers = {}
     commands = made.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module, summary, _) in COMMANDS.items():
         sub = commands.add_parser(
             name, help=summary, description=summary[:1].upper() + summary[1:] + "."
         )
         module.addArguments(sub)
+        made.commandParsers[name] = sub
     return made
+
+
+def parseArguments(argv: Sequence[str]) -> argparse.Namespace:
+    """*argv* parsed and checked, or a usage error on one line (exit status 2)."""
+    made = parser()
+    args = made.parse_args(keysAsOneArgument(argv))
+    check = getattr(COMMANDS[args.command][0], "checkArguments", None)
+    if check is not None:
+        try:
+            check(args)
+        except UsageError as error:
+            made.commandParsers[args.command].error(str(error))
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -106,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.reconfigure(errors="backslashreplace")
     name = None
     try:
-        args = parser().parse_args(keysAsOneArgument(sys.argv[1:] if argv is None else argv))
+        args = parseArguments(sys.argv[1:] if argv is None else argv)
         name = args.command
         module, _, interruptedStatus = COMMANDS[name]
         return runCommand(name, lambda reactor: module.run(reactor, args), interruptedStatus)

@@ -1,19 +1,32 @@
-# -*- test-case-name: tests.test_cli,tests.test_cli_security -*-
+# -*- test-case-name: tests.test_cli,tests.test_cli_security,tests.test_proxy_patterns -*-
 """
-``txzpub proxy``: libzmq's own XSUB/XPUB forwarder, steerable so it stops cleanly.
+``txzpub proxy``: libzmq's own proxy, steerable so it stops cleanly, in one
+of three shapes (``--shape``):
+
+* forwarder (the default): XSUB/XPUB. Publishers connect to the frontend,
+  subscribers to the backend, and subscriptions travel upstream. The XPUB
+  side is verbose (every subscriber's subscription is passed on, not only the
+  first per topic), so a publisher's ``--wait-subscribers`` counts
+  subscribers through the proxy too.
+* queue: ROUTER/DEALER. REQ clients connect to the frontend, REP workers to
+  the backend; the DEALER hands requests to the workers in turn and the
+  ROUTER returns each reply to the client that asked.
+* streamer: PULL/PUSH. PUSH senders connect to the frontend, PULL receivers
+  to the backend, each message going to one receiver, in turn.
+
+The sides are ``--frontend``/``--backend`` for every shape; ``--xsub``/
+``--xpub``, their names before there were shapes, still name the
+forwarder's. Which spellings go with which shape is checked with the other
+arguments (checkArguments), so a mistake is a usage error.
 
 zmq.proxy_steerable runs in a thread (it is libzmq's loop, not Python's); the
 reactor thread steers it over an inproc PAIR socket: STATISTICS for the
 periodic counts, TERMINATE on Ctrl-C or SIGTERM, then every socket is closed.
-Publishers connect to the XSUB side, subscribers to the XPUB side, and
-subscriptions travel upstream. The XPUB side is verbose (every subscriber's
-subscription is passed on, not only the first per topic), so a publisher's
-``--wait-subscribers`` counts subscribers through the proxy too.
 
 With ``--curve-server-key`` both sides (and the --capture socket, which would
 otherwise hand out everything in clear) are CURVE servers with one key pair and
-one policy: publishers and subscribers alike are clients that --allow-key
-admits. Their ZAP requests are answered by a ZapHandler on the reactor (the
+one policy: every peer, on either side, is a client that --allow-key admits.
+Their ZAP requests are answered by a ZapHandler on the reactor (the
 proxy thread only moves messages), registered once per side so a refusal in
 the log says which side; each secured socket also has a monitor on the
 reactor, which logs the handshakes that fail before ZAP (a peer without
@@ -30,7 +43,7 @@ import struct
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 import zmq
 from twisted.internet.task import deferLater
@@ -53,24 +66,82 @@ LINGER_MS = 100
 _names = itertools.count()
 
 
+class Shape(NamedTuple):
+    """One way to run the proxy: its two sockets, who connects to each, what it counts."""
+
+    frontend: int
+    backend: int
+    #: Who connects to each side, for the readiness line: ("publishers", "subscribers").
+    peers: tuple[str, str]
+    #: What the frontend's messages and the backend's are, as counted: "(s)" is the plural.
+    counted: tuple[str, str | None]
+    #: The flags naming the sides: the forwarder's older names, else --frontend/--backend.
+    flags: tuple[str, str]
+
+
+SIDES = ("--frontend", "--backend")
+
+SHAPES = {
+    "forwarder": Shape(
+        zmq.XSUB,
+        zmq.XPUB,
+        ("publishers", "subscribers"),
+        ("message(s) forwarded", "(un)subscription(s) passed upstream"),
+        ("--xsub", "--xpub"),
+    ),
+    "queue": Shape(
+        zmq.ROUTER,
+        zmq.DEALER,
+        ("clients (REQ)", "workers (REP)"),
+        ("request(s) forwarded", "reply(s) returned"),
+        SIDES,
+    ),
+    "streamer": Shape(
+        zmq.PULL,
+        zmq.PUSH,
+        ("senders (PUSH)", "receivers (PULL)"),
+        ("message(s) forwarded", None),
+        SIDES,
+    ),
+}
+
+#: For --help: what each shape is for.
+SHAPE_HELP = (
+    "forwarder (the default): publishers to subscribers, through XSUB/XPUB sockets; "
+    "queue: requests from REQ clients shared among REP workers, each reply back to its "
+    "client (ROUTER/DEALER); streamer: messages from PUSH senders shared among PULL "
+    "receivers (PULL/PUSH)"
+)
+
+
 def addArguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--shape", choices=list(SHAPES), default="forwarder", help=SHAPE_HELP)
+    attached = "bound; prefix > to connect instead"
+    parser.add_argument(
+        "--frontend",
+        metavar="ENDPOINT",
+        help=f"the side publishers, clients or senders connect to ({attached})",
+    )
+    parser.add_argument(
+        "--backend",
+        metavar="ENDPOINT",
+        help=f"the side subscribers, workers or receivers connect to ({attached})",
+    )
     parser.add_argument(
         "--xsub",
-        required=True,
         metavar="ENDPOINT",
-        help="the side publishers connect to (bound; prefix > to connect instead)",
+        help=f"forwarder: the side publishers connect to, as --frontend ({attached})",
     )
     parser.add_argument(
         "--xpub",
-        required=True,
         metavar="ENDPOINT",
-        help="the side subscribers connect to (bound; prefix > to connect instead)",
+        help=f"forwarder: the side subscribers connect to, as --backend ({attached})",
     )
     parser.add_argument(
         "--capture",
         metavar="ENDPOINT",
-        help="publish a copy of everything passing through on ENDPOINT (a PUB socket), "
-        "(un)subscriptions included: they start with byte 1 or 0",
+        help="publish a copy of everything passing through, both ways, on ENDPOINT "
+        "(a PUB socket); forwarder: (un)subscriptions included, starting with byte 1 or 0",
     )
     parser.add_argument(
         "--stats",
@@ -80,9 +151,45 @@ def addArguments(parser: argparse.ArgumentParser) -> None:
         help="print the counts to stderr every SECONDS if they changed "
         "(default: 10; 0: only when stopping)",
     )
-    addSecurityOptions(
-        parser, proxy=True, inbound="messages from publishers, subscriptions from subscribers"
-    )
+    addSecurityOptions(parser, proxy=True, inbound="what the peers on either side send the proxy")
+
+
+def chosenSides(args: argparse.Namespace) -> tuple[tuple[str, str], tuple[str, str]]:
+    """
+    The frontend and the backend as (ENDPOINT, the flag that gave it).
+
+    Raises UsageError when a side is missing, given twice, or given with a
+    forwarder's flag (--xsub, --xpub) to another shape.
+    """
+    shape = SHAPES[args.shape]
+    given = {"--frontend": args.frontend, "--backend": args.backend}
+    given |= {"--xsub": args.xsub, "--xpub": args.xpub}
+    older = ("--xsub", "--xpub")
+    if shape.flags != older:
+        for flag, side in zip(older, SIDES, strict=True):
+            if given[flag] is not None:
+                msg = f"{flag} names a forwarder's side; with --shape {args.shape} use {side}"
+                raise UsageError(msg)
+    usesNewNames = any(given[flag] is not None for flag in SIDES)
+    sides, missing = [], []
+    for side, name in zip(SIDES, shape.flags, strict=True):
+        spellings = [flag for flag in dict.fromkeys((side, name)) if given[flag] is not None]
+        if len(spellings) > 1:
+            msg = f"{spellings[0]} and {spellings[1]} name the same side; give one of them"
+            raise UsageError(msg)
+        if not spellings:
+            missing.append(side if usesNewNames else name)
+            continue
+        sides.append((given[spellings[0]], spellings[0]))
+    if missing:
+        msg = f"the following arguments are required: {', '.join(missing)}"
+        raise UsageError(msg)
+    return sides[0], sides[1]
+
+
+def checkArguments(args: argparse.Namespace) -> None:
+    """The checks argparse cannot make alone, so they are reported as its own errors are."""
+    chosenSides(args)
 
 
 class Counts:
@@ -90,24 +197,25 @@ class Counts:
 
     def __init__(self, frames: list[bytes]) -> None:
         values = [struct.unpack("=Q", frame)[0] for frame in frames]
-        # XSUB (frontend): msgs in, bytes in, msgs out, bytes out; then the same for XPUB
-        self.messages, self.bytes, _, _, self.subscriptions = values[:5]
+        # the frontend: msgs in, bytes in, msgs out, bytes out; then the same for the backend
+        self.forwarded, self.bytes, _, _, self.returned = values[:5]
 
     @classmethod
     def zero(cls) -> Counts:
         return cls([bytes(8)] * 8)
 
     def changedSince(self, previous: Counts) -> bool:
-        return (self.messages, self.subscriptions) != (previous.messages, previous.subscriptions)
+        return (self.forwarded, self.returned) != (previous.forwarded, previous.returned)
 
-    def describe(self, previous: Counts | None = None, seconds: float = 0.0) -> str:
+    def describe(self, shape: Shape, previous: Counts | None = None, seconds: float = 0.0) -> str:
+        forwarded, returned = shape.counted
         recent = ""
         if previous is not None:
-            recent = f" (+{self.messages - previous.messages:,} in {seconds:.0f} s)"
-        return (
-            f"{self.messages:,} message(s) forwarded{recent}, {self.bytes:,} bytes; "
-            f"{self.subscriptions:,} (un)subscription(s) passed upstream"
-        )
+            recent = f" (+{self.forwarded - previous.forwarded:,} in {seconds:.0f} s)"
+        text = f"{self.forwarded:,} {forwarded}{recent}, {self.bytes:,} bytes"
+        if returned is not None:
+            text += f"; {self.returned:,} {returned}"
+        return text
 
 
 class Side:
@@ -127,8 +235,8 @@ class Proxy:
         self.context = context
         self.sockets: list[zmq.Socket[Any]] = []
         self.thread: threading.Thread | None = None
-        self.xsub: zmq.Socket[Any] | None = None
-        self.xpub: zmq.Socket[Any] | None = None
+        self.frontend: zmq.Socket[Any] | None = None
+        self.backend: zmq.Socket[Any] | None = None
         self.capture: zmq.Socket[Any] | None = None
         self.zap: ZapHandler | None = None
         self.monitors: list[ConnectionMonitor] = []
@@ -167,30 +275,38 @@ class Proxy:
     def open(
         self,
         reactor: Any,
-        endpoints: tuple[ZmqEndpoint, ZmqEndpoint, ZmqEndpoint | None],
+        shape: Shape,
+        sides: tuple[tuple[ZmqEndpoint, str], tuple[ZmqEndpoint, str], ZmqEndpoint | None],
         server: CurveServer | None,
         maxMessageSize: int | None,
     ) -> str:
-        """Make, secure and attach the XSUB, XPUB and capture sockets; say where they are."""
-        frontend, backend, tap = endpoints
-        self.xsub, self.xpub = self.socket(zmq.XSUB), self.socket(zmq.XPUB)
-        self.xpub.set(zmq.XPUB_VERBOSE, 1)
-        sides = [(self.xsub, Side("XSUB"), frontend, "--xsub")]
-        sides.append((self.xpub, Side("XPUB"), backend, "--xpub"))
+        """Make, secure and attach the two sides and the capture socket; say where they are."""
+        (frontend, frontendFlag), (backend, backendFlag), tap = sides
+        self.frontend, self.backend = self.socket(shape.frontend), self.socket(shape.backend)
+        if shape.backend == zmq.XPUB:
+            self.backend.set(zmq.XPUB_VERBOSE, 1)
+        names = [zmq.SocketType(kind).name for kind in (shape.frontend, shape.backend)]
+        sockets = [
+            (self.frontend, Side(names[0]), frontend, frontendFlag),
+            (self.backend, Side(names[1]), backend, backendFlag),
+        ]
         if tap is not None:
             self.capture = self.socket(zmq.PUB)
-            sides.append((self.capture, Side("capture"), tap, "--capture"))
-        for socket, side, _, _ in sides:
+            sockets.append((self.capture, Side("capture"), tap, "--capture"))
+        for socket, side, _, _ in sockets:
             if maxMessageSize is not None:
                 socket.set(zmq.MAXMSGSIZE, maxMessageSize)
             if server is not None:
                 self.secure(socket, server, side, reactor)
         where = []
-        for socket, side, endpoint, flag in sides:
+        for socket, side, endpoint, flag in sockets:
             where.append(self.attach(socket, endpoint, flag))
             side.name += f" {socket.get_string(zmq.LAST_ENDPOINT)}"
         extra = f"; a copy of each message on {where[2]}" if tap is not None else ""
-        return f"publishers connect to {where[0]} (XSUB), subscribers to {where[1]} (XPUB){extra}"
+        front, back = shape.peers
+        return (
+            f"{front} connect to {where[0]} ({names[0]}), {back} to {where[1]} ({names[1]}){extra}"
+        )
 
     def start(self) -> None:
         name = f"inproc://txzpub-proxy-control-{os.getpid()}-{next(_names)}"
@@ -198,7 +314,7 @@ class Proxy:
         self.steering.connect(name)
         self.thread = threading.Thread(
             target=zmq.proxy_steerable,
-            args=(self.xsub, self.xpub, self.capture, self.control),
+            args=(self.frontend, self.backend, self.capture, self.control),
             name="txzpub-proxy",
             daemon=True,
         )
@@ -233,14 +349,18 @@ def context() -> Iterator[zmq.Context[Any]]:
 
 async def run(reactor: Any, args: argparse.Namespace) -> int:
     bind = ZmqEndpointType.bind
-    frontend = endpointFrom(args.xsub, bind)
-    backend = endpointFrom(args.xpub, bind)
-    tap = endpointFrom(args.capture, bind) if args.capture else None
+    shape = SHAPES[args.shape]
+    (frontend, frontendFlag), (backend, backendFlag) = chosenSides(args)
+    sides = (
+        (endpointFrom(frontend, bind), frontendFlag),
+        (endpointFrom(backend, bind), backendFlag),
+        endpointFrom(args.capture, bind) if args.capture else None,
+    )
     server = serverFrom(args, "proxy")
     with context() as made:
         proxy = Proxy(made)
         try:
-            ready = proxy.open(reactor, (frontend, backend, tap), server, args.max_message_size)
+            ready = proxy.open(reactor, shape, sides, server, args.max_message_size)
             if server is not None:
                 say("proxy", f"{describeSecurity(server)}; on every side")
             proxy.start()
@@ -251,10 +371,10 @@ async def run(reactor: Any, args: argparse.Namespace) -> int:
                 counts = proxy.counts() if args.stats else None
                 if counts is not None and counts.changedSince(reported):
                     now = reactor.seconds()
-                    say("proxy", counts.describe(reported, now - reportedAt))
+                    say("proxy", counts.describe(shape, reported, now - reportedAt))
                     reported, reportedAt = counts, now
         finally:
             final = proxy.counts() if proxy.thread is not None else None
             proxy.stop()
             if final is not None:
-                say("proxy", f"stopped; {final.describe()}")
+                say("proxy", f"stopped; {final.describe(shape)}")
