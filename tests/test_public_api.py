@@ -41,6 +41,19 @@ CONTRACT = {
     "CurveServer": txzpub._security.CurveServer,
     "CurveClient": txzpub._security.CurveClient,
     "loadPublicKey": txzpub._security.loadPublicKey,
+    "ZmqPushConnection": txzpub._pushpull.ZmqPushConnection,
+    "ZmqPullConnection": txzpub._pushpull.ZmqPullConnection,
+    "ZmqREQConnection": txzpub._reqrep.ZmqREQConnection,
+    "ZmqREPConnection": txzpub._reqrep.ZmqREPConnection,
+    "ZmqXREQConnection": txzpub._reqrep.ZmqREQConnection,
+    "ZmqXREPConnection": txzpub._reqrep.ZmqREPConnection,
+    "ZmqDealerConnection": txzpub._routerdealer.ZmqDealerConnection,
+    "ZmqRouterConnection": txzpub._routerdealer.ZmqRouterConnection,
+    "Request": txzpub._requests.Request,
+    "ZmqRequestTimeoutError": _errors.ZmqRequestTimeoutError,
+    "SendQueueFull": _errors.SendQueueFull,
+    "TooManyRequests": _errors.TooManyRequests,
+    "AlreadyReplied": _errors.AlreadyReplied,
 }
 
 
@@ -70,6 +83,10 @@ def test_errorsShareABase() -> None:
         txzpub.SubscriberTimeout,
         txzpub.PublishQueueFull,
         txzpub.ConfigurationError,
+        txzpub.SendQueueFull,
+        txzpub.ZmqRequestTimeoutError,
+        txzpub.TooManyRequests,
+        txzpub.AlreadyReplied,
     ):
         assert issubclass(error, txzpub.TxzpubError)
     assert issubclass(txzpub.EndpointError, ValueError)
@@ -77,6 +94,8 @@ def test_errorsShareABase() -> None:
     assert issubclass(txzpub.ReceiveTimeout, TimeoutError)
     assert issubclass(txzpub.SubscriberTimeout, TimeoutError)
     assert issubclass(txzpub.ConfigurationError, RuntimeError)
+    assert issubclass(txzpub.ZmqRequestTimeoutError, TimeoutError)
+    assert issubclass(txzpub.PublishQueueFull, txzpub.SendQueueFull)
 
 
 def test_everyPublicErrorLivesInTheErrorsModule() -> None:
@@ -133,13 +152,27 @@ ALLOWED_PUBLIC = {
     # txzpub's additions
     "next", "readBatchSize", "lastValueCache", "noDrop", "maxPending", "publishLossless", "maxQueued", "overflowPolicy", "multipartFraming",
     "whenConnected", "events", "monitored", "maxMessageSize", "security",
-    "subscriptions", "waitForSubscribers", "onSubscription",
+    "subscriptions", "waitForSubscribers", "onSubscription", "maxQueuedSends",
+    # the other patterns: txZMQ's names
+    "push", "onPull", "sendMsg", "sendMultipart", "reply", "defaultRequestTimeout",
+    "UUID_POOL_GEN_SIZE",
+    # and txzpub's additions
+    "nextBatch", "batches", "statistics", "serve", "maxUnanswered",
 }  # fmt: skip
 
 
 def test_connectionsHaveOnlyTheContractsPublicNames() -> None:
     """Legacy subclasses own every other public name (self.messages, self.handlers...)."""
-    for cls in (txzpub.ZmqSubConnection, txzpub.ZmqPubConnection):
+    for cls in (
+        txzpub.ZmqSubConnection,
+        txzpub.ZmqPubConnection,
+        txzpub.ZmqPushConnection,
+        txzpub.ZmqPullConnection,
+        txzpub.ZmqREQConnection,
+        txzpub.ZmqREPConnection,
+        txzpub.ZmqDealerConnection,
+        txzpub.ZmqRouterConnection,
+    ):
         public = {name for name in dir(cls) if not name.startswith("_")}
         assert public <= ALLOWED_PUBLIC, public - ALLOWED_PUBLIC
         assert not public & EVERYDAY_NAMES - SHADOWABLE

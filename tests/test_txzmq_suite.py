@@ -18,10 +18,14 @@ from pathlib import Path
 
 import txzmq.test
 
-#: txZMQ's test modules for what txzpub provides: connections, pub/sub, factory.
-MODULES = ("test_connection", "test_factory", "test_pubsub")
+#: txZMQ's test modules for what txzpub provides: connections, the factory,
+#: and every pattern (pub/sub, req/rep, router/dealer).
+MODULES = ("test_connection", "test_factory", "test_pubsub", "test_reqrep", "test_router_dealer")
 
-_IMPORT = re.compile(r"^from txzmq\.(connection|factory|pubsub) import ", re.MULTILINE)
+#: txZMQ's own helpers stay: txzmq.test (its _wait) and txzmq.compat.
+_IMPORT = re.compile(
+    r"^from txzmq\.(connection|factory|pubsub|req_rep|router_dealer) import ", re.MULTILINE
+)
 
 
 def txzmqSuite(into: Path) -> Path:

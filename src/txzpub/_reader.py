@@ -34,7 +34,12 @@ rules (as in pyzmq's own event-loop shims) are:
    high-water marks apply); resume() restarts it.
 6. An owner with sends held back by a high-water mark sets ``onWritable``;
    each turn then starts with one ZMQ_EVENTS read, and calls it when POLLOUT
-   is set. The FD fires when the peer drains the pipe (the same edge rules).
+   is set. The FD fires when the peer drains the pipe (the same edge rules),
+   but the EVENTS read that ends a turn may itself take the command that
+   made the socket writable: so when that read shows POLLOUT while sends
+   wait, another turn is scheduled, at once if the last one sent something,
+   else after ``WRITE_RETRY`` seconds (a ROUTER reports POLLOUT while any
+   peer has room, so the head of its queue may wait for another peer).
 
 The reactor is a parameter; nothing here reaches for the global one.
 """
@@ -55,6 +60,7 @@ __all__ = [
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_TIME_BUDGET",
     "GUARDED_READS",
+    "WRITE_RETRY",
     "ReadableSocket",
     "SocketReader",
 ]
@@ -78,6 +84,9 @@ _POLLOUT = zmq.POLLOUT
 _COPY = False  # recv's copy flag: receive Frames (see rule 1)
 #: Reads per turn that are preceded by a ZMQ_EVENTS check (rule 1).
 GUARDED_READS = 8
+#: Seconds before a writer that could not send retries, while ZeroMQ reports
+#: POLLOUT anyway (rule 6).
+WRITE_RETRY = 0.005
 
 
 class ReceivedFrame(Protocol):
@@ -123,10 +132,13 @@ class SocketReader:
         self._timer = timer
         self._prefix = prefix
         self._scheduled: Any = None  # an IDelayedCall
+        self._writeRetry: Any = None  # an IDelayedCall (rule 6)
+        self._writerStalled = False  # the last onWritable() sent nothing
         self._registered = False
         self._paused = False
-        #: Called at the start of a turn when the socket is writable (rule 6).
-        self.onWritable: Callable[[], object] | None = None
+        #: Called at the start of a turn when the socket is writable (rule 6);
+        #: returns whether it sent anything.
+        self.onWritable: Callable[[], bool] | None = None
 
     # -- IReadDescriptor -------------------------------------------------------
 
@@ -194,9 +206,11 @@ class SocketReader:
             self._registered = False
 
     def _cancelScheduled(self) -> None:
-        scheduled, self._scheduled = self._scheduled, None
-        if scheduled is not None and scheduled.active():
-            scheduled.cancel()
+        for name in ("_scheduled", "_writeRetry"):
+            scheduled = getattr(self, name)
+            setattr(self, name, None)
+            if scheduled is not None and scheduled.active():
+                scheduled.cancel()
 
     def _drain(self) -> None:  # noqa: C901, PLR0912 - the hot loop, inlined on purpose
         self._cancelScheduled()
@@ -210,9 +224,10 @@ class SocketReader:
         recv, get = socket.recv, socket.get
         limit = self._batchSize
         emptied = False  # an EVENTS read showed no POLLIN: the edge is re-armed
+        events = 0
         try:
             while len(batch) < limit:
-                if len(batch) < GUARDED_READS and not get(_EVENTS) & _POLLIN:
+                if len(batch) < GUARDED_READS and not (events := get(_EVENTS)) & _POLLIN:
                     emptied = True
                     break
                 frame: ReceivedFrame = recv(_NOBLOCK, _COPY)
@@ -238,6 +253,8 @@ class SocketReader:
                 _log.failure("A message handler raised; delivery continues")
             self._adapt(self._timer() - started)
         if emptied:
+            if events & _POLLOUT and self.onWritable is not None:
+                self._writeAgain()
             return
         if len(batch) >= limit:
             self.kick()  # a full batch: more is likely waiting
@@ -248,10 +265,21 @@ class SocketReader:
         """Rule 6; False when the writer closed the socket."""
         if socket.get(_EVENTS) & _POLLOUT and self.onWritable is not None:
             try:
-                self.onWritable()
+                self._writerStalled = not self.onWritable()
             except Exception:  # noqa: BLE001 - rule 4 holds for writers too
                 _log.failure("A writer raised; reading continues")
         return self._socket is not None
+
+    def _writeAgain(self) -> None:
+        """Rule 6: the turn ended on POLLOUT while sends wait; come back for them."""
+        if not self._writerStalled:
+            self.kick()
+        elif self._writeRetry is None and self._scheduled is None:
+            self._writeRetry = self._reactor.callLater(WRITE_RETRY, self._retryWrite)
+
+    def _retryWrite(self) -> None:
+        self._writeRetry = None
+        self._drain()
 
     def _adapt(self, elapsed: float) -> None:
         """Rule 2's time budget: halve the batch after a slow one, regrow after fast ones."""
@@ -272,3 +300,5 @@ class SocketReader:
             return
         if events & _POLLIN:
             self.kick()
+        elif events & _POLLOUT and self.onWritable is not None:
+            self._writeAgain()

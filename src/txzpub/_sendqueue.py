@@ -41,7 +41,7 @@ _Pending = tuple[list[bytes], "Deferred[None] | None"]
 class WriteSignal(Protocol):
     """What tells us the socket is writable: the connection's SocketReader (its rule 6)."""
 
-    onWritable: Callable[[], object] | None
+    onWritable: Callable[[], bool] | None
 
     def kick(self) -> None: ...
 
@@ -91,17 +91,20 @@ class SendQueue:
     def __len__(self) -> int:
         return self._pending.statistics().queued
 
-    def serve(self) -> None:
-        """The socket is writable: send from the head, in order (rule 3)."""
+    def serve(self) -> bool:
+        """The socket is writable: send from the head, in order (rule 3); True if any left."""
         pending = self._pending
+        progressed = False
         while (head := pending._peek()) is not None:
             frames, sent = head
             if not self._send(frames):
-                return  # still full: the socket signals again when a peer catches up
+                return progressed  # still full: the socket signals when a peer catches up
+            progressed = True
             pending._take()
             if sent is not None:
                 sent.callback(None)
         self._writer.onWritable = None
+        return True
 
     def close(self) -> int:
         """Fail each waiting Deferred with ConnectionClosed; return the count unsent (rule 4)."""

@@ -1,0 +1,343 @@
+# -*- test-case-name: tests.test_reqrep -*-
+"""
+REQ and REP, as txZMQ's ZmqREQConnection and ZmqREPConnection.
+
+The wire format is txZMQ's (``_core._envelope``): the REQ connection is a
+DEALER socket that tags each request with a fresh id, so many requests can
+be in flight at once and each reply finds its Deferred; the REP connection
+is a ROUTER socket that answers each request by its envelope. Standard REQ
+and REP sockets on the other side work too.
+
+Compared with txZMQ: request ids are never reused while a reply could still
+come (txZMQ returned a cancelled request's id to its pool, so a late reply
+could reach a newer request); requests in flight are bounded (``maxPending``);
+a REP remembers the routes of at most ``maxUnanswered`` unanswered requests
+(txZMQ's grew forever); and a malformed request is logged and dropped
+instead of killing the connection.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+from inspect import iscoroutine
+from typing import Any, cast
+
+import zmq
+from twisted.internet.defer import Deferred, ensureDeferred, fail
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from ._connection import ZmqConnection
+from ._core._checks import checkCallable, checkCount, checkSeconds
+from ._core._endpoint import ZmqEndpoint
+from ._core._envelope import (
+    Envelope,
+    RoutingMemory,
+    replyFrames,
+    requestFrames,
+    splitReply,
+    splitRequest,
+)
+from ._errors import ConfigurationError, ConnectionClosed, TooManyRequests
+from ._factory import ZmqFactory
+from ._receiver import Receiver, hookOf
+from ._requests import PendingRequests, Request
+from ._routerdealer import routerMandatory
+from ._security import Security
+from ._sending import asFrames
+from ._waiters import fire
+
+__all__ = ["Handler", "ZmqREPConnection", "ZmqREQConnection"]
+
+_log = Logger()
+
+#: What serve() calls: the request's parts in, the reply's parts out (or a
+#: Deferred or coroutine of them).
+Handler = Callable[..., Any]
+
+
+def _isWorthLogging(count: int) -> bool:
+    """Log the 1st, 2nd, 4th, 8th, ... occurrence: a flood of bad input cannot flood the log."""
+    return count & (count - 1) == 0
+
+
+class ZmqREQConnection(ZmqConnection):
+    """
+    Sends requests and fires a Deferred with each reply, as txZMQ's.
+
+    .. versionadded:: 0.1.0
+    """
+
+    socketType = zmq.DEALER
+    #: Seconds sendMsg() waits for a reply when no timeout is given; None: forever.
+    defaultRequestTimeout: float | None = None
+    #: Most requests awaiting replies; past it sendMsg() fails with TooManyRequests.
+    maxPending = 10_000
+    #: How many fresh ids are made at a time (txZMQ's name).
+    UUID_POOL_GEN_SIZE = 5
+
+    def __init__(
+        self,
+        factory: ZmqFactory,
+        endpoint: ZmqEndpoint | None = None,
+        identity: Any = None,
+        *,
+        maxMessageSize: int | None = None,
+        security: Security | None = None,
+        maxPending: int | None = None,
+        maxQueuedSends: int | None = None,
+    ) -> None:
+        self._override(maxPending=maxPending, maxQueuedSends=maxQueuedSends)
+        checkCount(self.maxPending, "maxPending")
+        checkCount(self.maxQueuedSends, "maxQueuedSends")
+        if self.defaultRequestTimeout is not None:
+            checkSeconds(self.defaultRequestTimeout, "defaultRequestTimeout")
+        #: Ids ready for new requests (txZMQ's pool).
+        self._uuids: list[bytes] = []
+        self._malformed = 0
+        super().__init__(
+            factory, endpoint, identity, maxMessageSize=maxMessageSize, security=security
+        )
+        self._pending = PendingRequests(factory.reactor, self.maxPending)
+
+    @property
+    def _requests(self) -> dict[bytes, Deferred[list[bytes]]]:
+        """message id -> the Deferred of the request awaiting its reply (txZMQ's name)."""
+        return self._pending.waiting
+
+    def _getNextId(self) -> bytes:
+        """A fresh request id: random, so no id repeats while a reply could come."""
+        if not self._uuids:
+            self._uuids.extend(uuid.uuid4().bytes for _ in range(self.UUID_POOL_GEN_SIZE))
+        return self._uuids.pop()
+
+    def _releaseId(self, messageId: bytes) -> None:
+        """Return the id of an answered request to the pool (nothing more can come for it)."""
+        self._uuids.append(messageId)
+
+    def sendMsg(
+        self, *messageParts: bytes | str, timeout: float | None = None
+    ) -> Deferred[list[bytes]]:
+        """
+        Send a request of one or more frames; fire with the reply's frames (a list).
+
+        With *timeout* (seconds; default ``defaultRequestTimeout``) it fails
+        with ZmqRequestTimeoutError when no reply came by then. Cancelling it
+        fails it with CancelledError; a reply that comes later is dropped.
+        Fails with TooManyRequests when ``maxPending`` requests already wait,
+        SendQueueFull when the send queue is full, ConnectionClosed after
+        shutdown (and pending requests fail with it at shutdown).
+        """
+        parts = asFrames(list(messageParts), "request")
+        if timeout is None:
+            timeout = self.defaultRequestTimeout
+        if timeout is not None:
+            checkSeconds(timeout, "timeout")
+        if self._closed:
+            return fail(ConnectionClosed())
+        messageId = self._getNextId()
+        try:
+            reply = self._pending.add(messageId, timeout)
+        except TooManyRequests as error:
+            self._releaseId(messageId)
+            return fail(error)
+        try:
+            self._enqueue(requestFrames(messageId, parts))
+        except Exception as error:  # noqa: BLE001 - the request never left: fail it, keep nothing
+            self._pending.waiting.pop(messageId, None)
+            reply.errback(error)
+        return reply
+
+    def messageReceived(self, message: list[bytes]) -> None:
+        """txZMQ's hook for raw frames: matches a reply to its request."""
+        split = splitReply(message)
+        if split is None:
+            self._malformed += 1
+            if _isWorthLogging(self._malformed):
+                _log.warn(
+                    "Dropped a reply that is not [messageId, b'', *parts] ({count} so far): "
+                    "{frames}",
+                    count=self._malformed,
+                    frames=[frame[:32] for frame in message[:4]],
+                )
+            return
+        messageId, parts = split
+        reply = self._pending.take(messageId)
+        if reply is None:
+            _log.debug("Dropped a reply to request {id!r}, cancelled or timed out", id=messageId)
+            return
+        self._releaseId(messageId)  # answered: no other reply can come for it
+        fire(reply, parts, "the reply to sendMsg()")
+
+    def _connectionClosed(self) -> None:
+        self._pending.close(ConnectionClosed())
+
+
+class ZmqREPConnection(Receiver[Request]):
+    """
+    Answers requests: ``serve(handler)``, or ``next()``/``async for`` giving
+    Requests to ``reply()`` to, or txZMQ's ``gotMessage(messageId, *parts)``
+    with ``reply(messageId, *parts)``.
+
+    .. versionadded:: 0.1.0
+    """
+
+    socketType = zmq.ROUTER
+    #: Most unanswered requests whose routes are remembered for reply(messageId).
+    maxUnanswered = 10_000
+
+    def __init__(
+        self,
+        factory: ZmqFactory,
+        endpoint: ZmqEndpoint | None = None,
+        identity: Any = None,
+        *,
+        maxUnanswered: int | None = None,
+        **options: Any,
+    ) -> None:
+        self._override(maxUnanswered=maxUnanswered)
+        self._routes = RoutingMemory(checkCount(self.maxUnanswered, "maxUnanswered"))
+        self._handler: Handler | None = None
+        self._served: Deferred[None] | None = None
+        self._malformed = 0
+        super().__init__(factory, endpoint, identity, **options)
+
+    def gotMessage(self, messageId: bytes, *messageParts: bytes) -> None:
+        """
+        txZMQ's hook: override (or assign) it to receive every request, and
+        answer with ``reply(messageId, ...)``.
+        """
+
+    def reply(self, messageId: bytes, *messageParts: bytes | str) -> None:
+        """
+        txZMQ's way to answer the request *messageId* (see gotMessage).
+
+        A request with no remembered route (answered already, or forgotten
+        past ``maxUnanswered``) is logged and not answered.
+        """
+        self._checkOpen("reply")
+        envelope = self._routes.take(messageId)
+        if envelope is None:
+            _log.warn(
+                "No unanswered request has id {id!r} (answered already, or more than "
+                "maxUnanswered={limit} requests came since); the reply was dropped",
+                id=messageId,
+                limit=self._routes.limit,
+            )
+            return
+        self._sendReply(envelope, messageParts)
+
+    def serve(self, handler: Handler) -> Deferred[None]:
+        """
+        Answer every request with ``handler(*parts)``: what it returns (one
+        frame, a list of frames, or a Deferred or coroutine of them) is the reply.
+
+        Requests already queued are served first, in order. A handler that
+        raises or fails is logged and that request gets no reply (the
+        requester's timeout applies); serving goes on. Returns a Deferred that
+        fires when the connection shuts down.
+        """
+        checkCallable(handler, "handler")
+        if self._closed:
+            return fail(ConnectionClosed())
+        if self._handler is not None:
+            msg = "serve() is already serving this connection; call it once"
+            raise ConfigurationError(msg)
+        self._handler = handler
+        self._served = Deferred()
+        inbox = self._inbox
+        while inbox._peek() is not None and not self._closed:
+            self._handle(inbox._take())
+        return self._served
+
+    # -- internals -------------------------------------------------------------------
+
+    def _configure(self, socket: zmq.Socket[bytes]) -> None:
+        super()._configure(socket)
+        routerMandatory(socket)
+
+    def _decode(self, frames: list[bytes]) -> Request | None:
+        split = splitRequest(frames)
+        if split is None:
+            self._malformed += 1
+            if _isWorthLogging(self._malformed):
+                _log.warn(
+                    "Dropped a request without a valid envelope ({count} so far): {frames}",
+                    count=self._malformed,
+                    frames=[frame[:32] for frame in frames[:4]],
+                )
+            return None
+        envelope, parts = split
+        if self._routes.remember(envelope) is not None and _isWorthLogging(len(self._routes)):
+            _log.warn(
+                "More than maxUnanswered={limit} requests are unanswered; the oldest "
+                "routes are forgotten",
+                limit=self._routes.limit,
+            )
+        return Request(envelope, parts, self._answer)
+
+    def _legacyConsumer(self) -> Callable[[Request], object] | None:
+        hook = hookOf(self, "gotMessage", ZmqREPConnection)
+        if hook is not None:
+            return lambda request: hook(request.messageId, *request.parts)
+        return self._handle if self._handler is not None else None
+
+    def _answer(self, envelope: Envelope, parts: tuple[bytes | str, ...]) -> None:
+        self._checkOpen("reply")
+        self._routes.forget(envelope)
+        self._sendReply(envelope, parts)
+
+    def _sendReply(self, envelope: Envelope, parts: tuple[bytes | str, ...]) -> None:
+        self._enqueue(replyFrames(envelope, asFrames(list(parts), "reply")))
+
+    def _handle(self, request: Request) -> None:
+        """serve()'s consumer: run the handler, and reply with what it gives."""
+        handler = self._handler
+        assert handler is not None  # noqa: S101 - only installed by serve()
+        try:
+            result = handler(*request.parts)
+        except Exception:  # noqa: BLE001 - rule: log, no reply, keep serving
+            _log.failure(
+                "The serve() handler raised; request {id!r} gets no reply", id=request.messageId
+            )
+            return
+        if isinstance(result, Deferred) or iscoroutine(result):
+            answered = ensureDeferred(result)
+            answered.addCallback(self._replyWith, request)
+            answered.addErrback(self._handlerFailed, request)
+        else:
+            self._replyWith(result, request)
+
+    def _replyWith(self, result: object, request: Request) -> None:
+        if self._closed:
+            return  # shut down while the handler worked: nobody to answer
+        try:
+            if isinstance(result, (bytes, str)):
+                request.reply(result)
+            else:
+                request.reply(*cast("Iterable[bytes | str]", result))
+        except Exception:  # noqa: BLE001 - a bad reply must not stop serving
+            _log.failure(
+                "Could not send the reply the serve() handler gave for {id!r}",
+                id=request.messageId,
+            )
+
+    def _handlerFailed(self, failure: Failure, request: Request) -> None:
+        _log.failure(
+            "The serve() handler failed; request {id!r} gets no reply",
+            failure=failure,
+            id=request.messageId,
+        )
+
+    def _connectionClosed(self) -> None:
+        super()._connectionClosed()
+        self._routes.clear()
+        served, self._served = self._served, None
+        if served is not None:
+            served.callback(None)
+
+
+#: txZMQ's old names.
+ZmqXREQConnection = ZmqREQConnection
+ZmqXREPConnection = ZmqREPConnection
