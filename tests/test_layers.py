@@ -47,6 +47,7 @@ LAYERS = {
     "txzpub._subscription": 2,
     "txzpub._events": 2,
     "txzpub._awareness": 2,
+    "txzpub._requests": 2,
     "txzpub._sendqueue": 2,
     "txzpub._security": 2,
     # L3: the reactor glue: reading sockets on the reactor.
@@ -60,6 +61,10 @@ LAYERS = {
     "txzpub._sending": 4,
     "txzpub._publisher": 4,
     "txzpub._subscriber": 4,
+    "txzpub._receiver": 4,
+    "txzpub._pushpull": 4,
+    "txzpub._routerdealer": 4,
+    "txzpub._reqrep": 4,
     # L5: txZMQ's callback API on top.
     "txzpub._legacy": 5,
     # L6: the public package, and what is written against it.
@@ -76,6 +81,10 @@ LAYERS = {
     "txzpub._cli._logging": 7,
     "txzpub._cli._proxy": 7,
     "txzpub._cli._pub": 7,
+    "txzpub._cli._pull": 7,
+    "txzpub._cli._push": 7,
+    "txzpub._cli._rep": 7,
+    "txzpub._cli._req": 7,
     "txzpub._cli._render": 7,
     "txzpub._cli._runner": 7,
     "txzpub._cli._security": 7,

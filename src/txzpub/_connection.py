@@ -93,8 +93,10 @@ def _checkClass(cls: type[ZmqConnection]) -> int:
     """Check the class attributes no keyword can fix; return the socket type."""
     if cls.socketType is None:
         msg = (
-            f"{cls.__name__} has no socketType; use ZmqPubConnection or "
-            "ZmqSubConnection, or set socketType in your subclass"
+            f"{cls.__name__} has no socketType; use one of txzpub's connections "
+            "(ZmqPubConnection, ZmqSubConnection, ZmqPushConnection, ZmqPullConnection, "
+            "ZmqREQConnection, ZmqREPConnection, ZmqDealerConnection, ZmqRouterConnection), "
+            "or set socketType in your subclass"
         )
         raise TypeError(msg)
     separator = cls.topicSep

@@ -21,7 +21,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable
 from inspect import iscoroutine
-from typing import Any, cast
+from typing import Any
 
 import zmq
 from twisted.internet.defer import Deferred, ensureDeferred, fail
@@ -29,7 +29,8 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from ._connection import ZmqConnection
-from ._core._checks import checkCallable, checkCount, checkSeconds
+from ._core._buffer import OverflowPolicy
+from ._core._checks import checkCallable, checkCount, checkSeconds, describe
 from ._core._endpoint import ZmqEndpoint
 from ._core._envelope import (
     Envelope,
@@ -193,15 +194,28 @@ class ZmqREPConnection(Receiver[Request]):
         endpoint: ZmqEndpoint | None = None,
         identity: Any = None,
         *,
+        maxMessageSize: int | None = None,
+        security: Security | None = None,
+        maxQueued: int | None = None,
+        overflow: OverflowPolicy | str | None = None,
+        maxQueuedSends: int | None = None,
         maxUnanswered: int | None = None,
-        **options: Any,
     ) -> None:
         self._override(maxUnanswered=maxUnanswered)
         self._routes = RoutingMemory(checkCount(self.maxUnanswered, "maxUnanswered"))
         self._handler: Handler | None = None
         self._served: Deferred[None] | None = None
         self._malformed = 0
-        super().__init__(factory, endpoint, identity, **options)
+        super().__init__(
+            factory,
+            endpoint,
+            identity,
+            maxMessageSize=maxMessageSize,
+            security=security,
+            maxQueued=maxQueued,
+            overflow=overflow,
+            maxQueuedSends=maxQueuedSends,
+        )
 
     def gotMessage(self, messageId: bytes, *messageParts: bytes) -> None:
         """
@@ -312,11 +326,20 @@ class ZmqREPConnection(Receiver[Request]):
     def _replyWith(self, result: object, request: Request) -> None:
         if self._closed:
             return  # shut down while the handler worked: nobody to answer
+        if isinstance(result, (bytes, str)):
+            parts: Iterable[bytes | str] = (result,)
+        elif isinstance(result, (list, tuple)):
+            parts = result
+        else:
+            _log.error(
+                "The serve() handler returned {result} for request {id!r}; return the "
+                "reply: bytes, str, or a list of them. The request gets no reply",
+                result=describe(result),
+                id=request.messageId,
+            )
+            return
         try:
-            if isinstance(result, (bytes, str)):
-                request.reply(result)
-            else:
-                request.reply(*cast("Iterable[bytes | str]", result))
+            request.reply(*parts)
         except Exception:  # noqa: BLE001 - a bad reply must not stop serving
             _log.failure(
                 "Could not send the reply the serve() handler gave for {id!r}",

@@ -8,6 +8,10 @@ The ``txzpub`` command line (also ``python -m txzpub``).
     txzpub proxy [--shape forwarder|queue|streamer] --frontend ENDPOINT
                  --backend ENDPOINT [--capture ENDPOINT] [--stats SECONDS] [CURVE]
                  (the forwarder's sides are also --xsub and --xpub)
+    txzpub push ENDPOINT [-m MSG]... [CURVE]
+    txzpub pull ENDPOINT [--json] [--count N] [--timeout S] [CURVE]
+    txzpub req ENDPOINT [-m MSG]... [--timeout S] [--json] [CURVE]
+    txzpub rep ENDPOINT [--echo | --reply MSG] [--count N] [--json] [CURVE]
     txzpub keygen NAME [--directory DIR] [--force]
     txzpub demo [--seconds S]
     txzpub bench [--messages N] [--size B] [--transport inproc|ipc|tcp]
@@ -17,8 +21,9 @@ CURVE (see _security): --curve-server-key KEY, --curve-client-key PATH,
 --max-message-size BYTES.
 
 Data goes to stdout, progress and errors to stderr. Exit status: 0 on success
-and after Ctrl-C or SIGTERM (pub, sub, proxy); 1 when ``sub --timeout`` ended
-short; 2 for bad input (one line on stderr, never a traceback); 128 + the
+and after Ctrl-C or SIGTERM (pub, sub, push, pull, req, rep, proxy); 1 when
+``sub --timeout`` or ``pull --timeout`` ended short, or a ``req --timeout``
+passed; 2 for bad input (one line on stderr, never a traceback); 128 + the
 signal's number for demo and bench cut short; 70 for a bug. Built on the public
 txzpub API, but for key fingerprints and the proxy's raw sockets (which use the
 library's ZAP handler and socket monitor); each subcommand lives in its own
@@ -40,7 +45,7 @@ from typing import NoReturn
 
 from txzpub import __version__
 
-from . import _bench, _demo, _keygen, _proxy, _pub, _sub
+from . import _bench, _demo, _keygen, _proxy, _pub, _pull, _push, _rep, _req, _sub
 from ._common import EXIT_OK, EXIT_USAGE, UsageError
 from ._runner import Interrupted, exitEarlyOnSignals, runCommand
 from ._security import keysAsOneArgument
@@ -60,6 +65,14 @@ def _wasCut(signum: int) -> int:
 COMMANDS: dict[str, tuple[ModuleType, str, Callable[[int], int]]] = {
     "sub": (_sub, "print the messages published on some topics, one per line", _keepsRunning),
     "pub": (_pub, "publish each line of stdin (or each -m) on a topic", _keepsRunning),
+    "push": (_push, "push each line of stdin (or each -m) to pullers, each to one", _keepsRunning),
+    "pull": (_pull, "print the messages pushers send, one per line", _keepsRunning),
+    "req": (
+        _req,
+        "send each line of stdin (or each -m) as a request; print the replies",
+        _keepsRunning,
+    ),
+    "rep": (_rep, "answer requests (--echo: with the request), printing each", _keepsRunning),
     "proxy": (
         _proxy,
         "forward with libzmq's proxy: publishers to subscribers, or work shared by workers",

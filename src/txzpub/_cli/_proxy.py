@@ -73,7 +73,9 @@ class Shape(NamedTuple):
     backend: int
     #: Who connects to each side, for the readiness line: ("publishers", "subscribers").
     peers: tuple[str, str]
-    #: What the frontend's messages and the backend's are, as counted: "(s)" is the plural.
+    #: What the frontend's and the backend's counts are. libzmq counts frames: a
+    #: forwarder's one-frame messages are messages, a REQ's request is three frames
+    #: at the ROUTER (the client's identity, an empty delimiter, the body).
     counted: tuple[str, str | None]
     #: The flags naming the sides: the forwarder's older names, else --frontend/--backend.
     flags: tuple[str, str]
@@ -93,14 +95,14 @@ SHAPES = {
         zmq.ROUTER,
         zmq.DEALER,
         ("clients (REQ)", "workers (REP)"),
-        ("request(s) forwarded", "reply(s) returned"),
+        ("request frame(s) forwarded", "reply frame(s) returned"),
         SIDES,
     ),
     "streamer": Shape(
         zmq.PULL,
         zmq.PUSH,
         ("senders (PUSH)", "receivers (PULL)"),
-        ("message(s) forwarded", None),
+        ("frame(s) forwarded", None),
         SIDES,
     ),
 }
@@ -149,7 +151,8 @@ def addArguments(parser: argparse.ArgumentParser) -> None:
         default=10.0,
         metavar="SECONDS",
         help="print the counts to stderr every SECONDS if they changed "
-        "(default: 10; 0: only when stopping)",
+        "(default: 10; 0: only when stopping); libzmq counts frames, so a multipart "
+        "message counts as its number of frames",
     )
     addSecurityOptions(parser, proxy=True, inbound="what the peers on either side send the proxy")
 
