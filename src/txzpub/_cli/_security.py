@@ -114,7 +114,7 @@ def addSecurityOptions(
             "--curve-server-key",
             metavar="PATH",
             help="make both sides (and --capture) CURVE servers with the secret certificate "
-            "PATH (NAME.key_secret); publishers and subscribers are clients that need "
+            "PATH (NAME.key_secret); every peer, on either side, is a client that needs "
             "--allow-key",
         )
     else:
