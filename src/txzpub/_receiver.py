@@ -6,9 +6,9 @@ PULL, DEALER, ROUTER and REP connections are Receivers: what arrives is
 read with ``next()``, ``nextBatch()`` or ``async for``, with the Mailbox's
 rules (bounded, cancellable, closed on shutdown). A txZMQ-style subclass that
 overrides the class's hook (``onPull``, ``gotMessage``) receives every message
-there instead, and the queue stores only what somebody is reading, as for
-ZmqSubConnection. One that overrides ``messageReceived`` gets the raw frames
-of each message, as with txZMQ.
+there instead, and the queue then stores nothing (``next()`` would wait for
+ever). One that overrides ``messageReceived`` gets the raw frames of each
+message, as with txZMQ.
 
 The queue's default overflow policy is PAUSE, the natural one for a
 pipeline: a full queue stops the reader, the socket's own queue fills up to
@@ -171,7 +171,10 @@ class Receiver(ZmqConnection, Generic[T]):
             inbox._flush()
 
     def _consumeAll(self, batch: list[list[bytes]], consumer: Callable[[T], object]) -> None:
-        """Hand every item to *consumer*; queue it too if somebody reads the queue."""
+        """
+        Hand every item to *consumer*, and nothing to the queue: a queue
+        nobody reads would fill, and under PAUSE stop the reader for good.
+        """
         decode = self._decode
         for frames in batch:
             if self._closed:
@@ -179,8 +182,6 @@ class Receiver(ZmqConnection, Generic[T]):
             item = cast("T", frames) if decode is None else decode(frames)
             if item is None:
                 continue
-            if self._inbox._reading:  # noqa: SLF001
-                self._inbox._put(item)
             try:
                 consumer(item)
             except Exception:  # noqa: BLE001 - a raising consumer must not stop delivery

@@ -42,6 +42,7 @@ from ._core._envelope import (
 )
 from ._errors import ConfigurationError, ConnectionClosed, TooManyRequests
 from ._factory import ZmqFactory
+from ._mailbox import DEFAULT_BATCH_LIMIT, Mailbox
 from ._receiver import Receiver, hookOf
 from ._requests import PendingRequests, Request
 from ._routerdealer import routerMandatory
@@ -241,6 +242,33 @@ class ZmqREPConnection(Receiver[Request]):
             )
             return
         self._sendReply(envelope, messageParts)
+
+    def next(self, timeout: float | None = None) -> Deferred[Request]:
+        """
+        Fire with the next Request; answer it with ``request.reply(...)``.
+
+        See Receiver.next(). While serve() runs, the handler gets every
+        request, so this raises ConfigurationError.
+        """
+        self._checkNotServing("next()")
+        return super().next(timeout)
+
+    def nextBatch(
+        self, maxCount: int = DEFAULT_BATCH_LIMIT, timeout: float | None = None
+    ) -> Deferred[list[Request]]:
+        """Fire with the queued Requests, up to *maxCount* (see Receiver.nextBatch())."""
+        self._checkNotServing("nextBatch()")
+        return super().nextBatch(maxCount, timeout)
+
+    def __aiter__(self) -> Mailbox[Request]:
+        """``async for request in rep``: next() in a loop, ending at shutdown."""
+        self._checkNotServing("async for")
+        return super().__aiter__()
+
+    def _checkNotServing(self, what: str) -> None:
+        if self._handler is not None:
+            msg = f"{what} cannot receive: serve() hands every request to its handler"
+            raise ConfigurationError(msg)
 
     def serve(self, handler: Handler) -> Deferred[None]:
         """
