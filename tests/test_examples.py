@@ -42,10 +42,14 @@ TESTED = {
     "slow_joiner.py",
     "last_value.py",
     "secure.py",
+    "pipeline.py",
+    "request_reply.py",
+    "router_dealer.py",
     "legacy/publisher.py",
     "legacy/topic_subscribers.py",
     "legacy/smart_subscriber.py",
     "legacy/data_pubsub.py",
+    "legacy/push_pull_req_rep.py",
 }
 
 
@@ -271,6 +275,57 @@ def test_secure() -> None:
     ], lines
 
 
+def test_pipeline() -> None:
+    lines = run("pipeline.py", "30", "3")
+
+    assert lines[:3] == [
+        "ventilator: pushed 30 tasks to 3 workers",
+        "sink: 30 results, sum of squares 9455",
+        "sink: every task done exactly once: True",
+    ], lines
+    # Which worker got how many depends on when each connected; together they did all 30.
+    perWorker = [re.fullmatch(r"worker-([123]): (\d+) tasks", line) for line in lines[3:]]
+    assert all(perWorker), lines
+    assert sum(int(match[2]) for match in perWorker if match) == 30, lines
+
+
+def test_request_reply() -> None:
+    lines = run("request_reply.py")
+
+    # Sent at once, answered fastest first; the slow one times out.
+    assert lines == [
+        "requests, all sent at once: AAPL, GOOGL, MSFT, SLOW",
+        "GOOGL: ok 2800.50",
+        "MSFT: ok 415.10",
+        "AAPL: ok 150.25",
+        "SLOW: no reply within 2 s (ZmqRequestTimeoutError)",
+        "volume AAPL: error unknown command volume",
+        "service stopped",
+    ], lines
+
+
+def test_router_dealer() -> None:
+    """Held to strict warnings; its stderr is the message to an unknown peer, logged at warn."""
+    result = subprocess.run(  # noqa: S603 - our own example, run by our own interpreter
+        command("router_dealer.py", "24", strict=True),
+        env=exampleEnvironment(),
+        capture_output=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    stdout, stderr = result.stdout.decode(), result.stderr.decode()
+    checkEnded("router_dealer.py", result.returncode, stdout, stderr, strict=False)
+    assert "No peer with routing id b'worker-gone' is connected" in stderr, stderr
+    assert all("#warn]" in line for line in stderr.splitlines()), stderr
+    lines = stdout.splitlines()
+    assert lines[0] == "broker: 24 results, for example 'JOB NUMBER 1'", lines
+    assert lines[-1] == "workers stopped", lines
+    counts = [re.fullmatch(r"worker-(fast|medium|slow): (\d+) jobs", line) for line in lines[1:-1]]
+    assert len(counts) == 3, lines
+    assert all(counts), lines
+    assert sum(int(match[2]) for match in counts if match) == 24, lines
+
+
 # -- the legacy examples (the txZMQ reference's code) ----------------------------
 
 STOCK_LINES = [
@@ -329,6 +384,16 @@ def test_legacy_data_pubsub() -> None:
     assert any(weather.match(line) for line in lines), lines
     assert stocks in lines, lines
     assert all(weather.match(line) or line == stocks for line in lines), lines
+
+
+def test_legacy_push_pull_req_rep() -> None:
+    """txZMQ-style code that shuts its factory down: held to strict warnings too."""
+    lines = run("legacy/push_pull_req_rep.py")
+
+    assert sorted(lines) == sorted(
+        [f"pulled [b'task', b'{n}']" for n in (1, 2, 3)]
+        + [f"reply [b'echo', b'hello', b'{n}']" for n in (1, 2, 3)]
+    ), lines
 
 
 # -- the twistd application ------------------------------------------------------

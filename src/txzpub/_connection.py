@@ -23,7 +23,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer  # type: ignore[import-untyped]
 
 from ._authenticator import secureSocket
-from ._core._checks import checkInt, checkType, wrongType, wrongValue
+from ._core._checks import checkCount, checkInt, checkType, wrongType, wrongValue
 from ._core._endpoint import ZmqEndpoint, ZmqEndpointType, checkEndpoint
 from ._core._framing import DEFAULT_SEPARATOR
 from ._core._message import asBytes
@@ -176,12 +176,15 @@ class ZmqConnection(PeerLifecycle, QueuedSending):
         *,
         maxMessageSize: int | None = None,
         security: Security | None = None,
+        maxQueuedSends: int | None = None,
     ) -> None:
         checkType(factory, ZmqFactory, "factory", "a txzpub.ZmqFactory")
         context = factory._liveContext()  # noqa: SLF001
         socketType = _checkClass(type(self))
         endpoints = [checkEndpoint(endpoint)] if endpoint else []
         self._takeOptions(maxMessageSize, security)
+        self._override(maxQueuedSends=maxQueuedSends)
+        checkCount(self.maxQueuedSends, "maxQueuedSends")
         self._factory = factory
         self._identity = None if identity is None else asBytes(identity, "identity")
         self._closed = False

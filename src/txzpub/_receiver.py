@@ -78,8 +78,6 @@ class Receiver(ZmqConnection, Generic[T]):
     ) -> None:
         bound = checkCount(self.maxQueued if maxQueued is None else maxQueued, "maxQueued")
         policy = checkOverflow(self.overflowPolicy if overflow is None else overflow)
-        self._override(maxQueuedSends=maxQueuedSends)
-        checkCount(self.maxQueuedSends, "maxQueuedSends")
         self._inbox: Mailbox[T] = Mailbox[T]._create(
             what=f"{type(self).__name__}.next()",
             clock=factory.reactor if isinstance(factory, ZmqFactory) else None,
@@ -91,7 +89,12 @@ class Receiver(ZmqConnection, Generic[T]):
         )
         self._flushDue = False
         super().__init__(
-            factory, endpoint, identity, maxMessageSize=maxMessageSize, security=security
+            factory,
+            endpoint,
+            identity,
+            maxMessageSize=maxMessageSize,
+            security=security,
+            maxQueuedSends=maxQueuedSends,
         )
 
     # -- the consumer's API -------------------------------------------------------

@@ -90,16 +90,20 @@ class ZmqREQConnection(ZmqConnection):
         maxPending: int | None = None,
         maxQueuedSends: int | None = None,
     ) -> None:
-        self._override(maxPending=maxPending, maxQueuedSends=maxQueuedSends)
+        self._override(maxPending=maxPending)
         checkCount(self.maxPending, "maxPending")
-        checkCount(self.maxQueuedSends, "maxQueuedSends")
         if self.defaultRequestTimeout is not None:
             checkSeconds(self.defaultRequestTimeout, "defaultRequestTimeout")
         #: Ids ready for new requests (txZMQ's pool).
         self._uuids: list[bytes] = []
         self._malformed = 0
         super().__init__(
-            factory, endpoint, identity, maxMessageSize=maxMessageSize, security=security
+            factory,
+            endpoint,
+            identity,
+            maxMessageSize=maxMessageSize,
+            security=security,
+            maxQueuedSends=maxQueuedSends,
         )
         self._pending = PendingRequests(factory.reactor, self.maxPending)
 
