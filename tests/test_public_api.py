@@ -157,7 +157,7 @@ ALLOWED_PUBLIC = {
     "push", "onPull", "sendMsg", "sendMultipart", "reply", "defaultRequestTimeout",
     "UUID_POOL_GEN_SIZE",
     # and txzpub's additions
-    "nextBatch", "batches", "statistics", "serve", "maxUnanswered",
+    "nextBatch", "batches", "statistics", "serve", "maxUnanswered", "whenSent",
 }  # fmt: skip
 
 

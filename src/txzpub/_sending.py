@@ -18,12 +18,12 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 import zmq
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.logger import Logger
 
 from ._core._checks import wrongValue
 from ._core._message import asBytes
-from ._errors import SendQueueFull
+from ._errors import ConnectionClosed, SendQueueFull
 from ._sendqueue import SendQueue
 
 if TYPE_CHECKING:
@@ -82,6 +82,7 @@ class QueuedSending:
 
     _socket: zmq.Socket[bytes]
     _reader: SocketReader
+    _closed: bool
     _outbox: SendQueue | None
 
     #: Most messages the local send queue holds while peers are at their
@@ -104,6 +105,21 @@ class QueuedSending:
         """
         self._checkOpen("send")
         self._enqueue(asFrames(message, "message"))
+
+    def whenSent(self) -> Deferred[None]:
+        """
+        Fire once every message sent so far has been handed to ZeroMQ: at once
+        unless some wait in the send queue for peers at their high-water mark.
+        Wait for it to slow down to the peers' pace; it fails with
+        ConnectionClosed if the connection shuts down first.
+
+        .. versionadded:: 0.1.0
+        """
+        if self._closed:
+            return fail(ConnectionClosed())
+        if self._outbox is None:
+            return succeed(None)
+        return self._outbox.whenEmpty()
 
     def _enqueue(self, frames: list[bytes], *, track: bool = False) -> Deferred[None] | None:
         """

@@ -15,6 +15,8 @@ txzpub), each with the Deferred its caller holds, if any:
    fails again; each Deferred fires as its message is handed to ZeroMQ.
 4. ``close()`` fails every waiting Deferred with ConnectionClosed, and
    returns how many messages never left.
+5. ``whenEmpty()`` fires once nothing waits any more (at once if nothing
+   does): the backpressure signal of callers that hold no Deferred per send.
 
 The socket stays the connection's: it passes in ``send(frames) -> bool``
 (False at the high-water mark) and its reader, which calls ``serve()`` when
@@ -26,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, fail, succeed
 
 from ._core._buffer import OverflowPolicy
 from ._core._checks import checkCount
@@ -66,6 +68,7 @@ class SendQueue:
         self._writer = writer
         # The error for rule 2, given the bound: each owner names its own option.
         self._full = full
+        self._emptied: list[Deferred[None]] = []  # rule 5
 
     def enqueue(self, frames: list[bytes], *, track: bool) -> Deferred[None] | None:
         """
@@ -91,6 +94,16 @@ class SendQueue:
     def __len__(self) -> int:
         return self._pending.statistics().queued
 
+    def whenEmpty(self) -> Deferred[None]:
+        """Fire once every queued message has left (rule 5)."""
+        if self._pending.closed:
+            return fail(ConnectionClosed())
+        if self._pending._peek() is None:
+            return succeed(None)
+        emptied: Deferred[None] = Deferred()
+        self._emptied.append(emptied)
+        return emptied
+
     def serve(self) -> bool:
         """The socket is writable: send from the head, in order (rule 3); True if any left."""
         pending = self._pending
@@ -104,12 +117,16 @@ class SendQueue:
             if sent is not None:
                 sent.callback(None)
         self._writer.onWritable = None
+        emptied, self._emptied = self._emptied, []
+        for each in emptied:
+            each.callback(None)
         return True
 
     def close(self) -> int:
         """Fail each waiting Deferred with ConnectionClosed; return the count unsent (rule 4)."""
         dropped = self._pending._close(ConnectionClosed(), discard=True)
-        for _, sent in dropped:
-            if sent is not None:
-                sent.errback(ConnectionClosed())
+        waiting = [sent for _, sent in dropped if sent is not None] + self._emptied
+        self._emptied = []
+        for each in waiting:
+            each.errback(ConnectionClosed())
         return len(dropped)

@@ -6,8 +6,8 @@ line to one of them, in turn.
 Lines come as ``pub`` reads them (StdinLines: a thread, at most two chunks
 ahead). Like a PUSH socket, it waits for a puller before the first message
 (``whenConnected``) and, at the pullers' high-water mark, waits until they
-catch up before reading on, so nothing waits in memory and nothing is
-dropped. At EOF the factory shuts down with a linger, so what libzmq still
+catch up (``whenSent``) before reading on, so at most one message waits in
+memory and nothing is dropped. At EOF the factory shuts down with a linger, so what libzmq still
 holds for the pullers leaves.
 """
 
@@ -17,9 +17,8 @@ import argparse
 import sys
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from typing import Any, cast
+from typing import Any
 
-import zmq
 from twisted.internet.defer import CancelledError
 from twisted.internet.task import deferLater
 
@@ -34,8 +33,6 @@ __all__ = ["addArguments", "run"]
 
 #: Milliseconds the pusher may keep delivering what libzmq holds after EOF.
 LINGER_MS = 1000
-#: Seconds between looks at a socket that is at its pullers' high-water mark.
-BUSY_WAIT = 0.005
 #: Messages pushed before the reactor gets a turn.
 BURST = 256
 
@@ -71,16 +68,13 @@ class Pusher:
     async def pushAll(self, messages: AsyncGenerator[bytes, None]) -> None:
         async with aclosing(messages):
             async for body in messages:
-                while not self.writable():  # the pullers are at their high-water mark
-                    await deferLater(self.reactor, BUSY_WAIT, lambda: None)
                 self.pusher.push(body)
                 self.sent += 1
+                sent = self.pusher.whenSent()
+                if not sent.called:  # the pullers are at their high-water mark: keep pace
+                    await sent
                 if self.sent % BURST == 0:
                     await deferLater(self.reactor, 0, lambda: None)  # let the reactor run
-
-    def writable(self) -> bool:
-        """Whether libzmq takes a message now (else push() would queue it in memory)."""
-        return bool(cast("int", self.pusher.socket.get(zmq.EVENTS)) & zmq.POLLOUT)
 
 
 async def run(reactor: Any, args: argparse.Namespace) -> int:
