@@ -59,6 +59,10 @@ _log = Logger()
 Handler = Callable[..., Any]
 
 
+def _freshIds(count: int) -> list[bytes]:
+    return [uuid.uuid4().bytes for _ in range(count)]
+
+
 def _isWorthLogging(count: int) -> bool:
     """Log the 1st, 2nd, 4th, 8th, ... occurrence: a flood of bad input cannot flood the log."""
     return count & (count - 1) == 0
@@ -113,14 +117,19 @@ class ZmqREQConnection(ZmqConnection):
         return self._pending.waiting
 
     def _getNextId(self) -> bytes:
-        """A fresh request id: random, so no id repeats while a reply could come."""
+        """A fresh request id: random (uuid4), and never used before."""
         if not self._uuids:
-            self._uuids.extend(uuid.uuid4().bytes for _ in range(self.UUID_POOL_GEN_SIZE))
+            self._uuids.extend(_freshIds(self.UUID_POOL_GEN_SIZE))
         return self._uuids.pop()
 
     def _releaseId(self, messageId: bytes) -> None:
-        """Return the id of an answered request to the pool (nothing more can come for it)."""
-        self._uuids.append(messageId)
+        """
+        txZMQ's pool keeping: an answered request gives its place in the pool
+        back, to a fresh id; the id itself is never used again, so even a
+        duplicate reply from a confused peer cannot reach a newer request.
+        """
+        if len(self._uuids) < 2 * self.UUID_POOL_GEN_SIZE:
+            self._uuids.extend(_freshIds(1))
 
     def sendMsg(
         self, *messageParts: bytes | str, timeout: float | None = None
@@ -211,6 +220,7 @@ class ZmqREPConnection(Receiver[Request]):
         self._handler: Handler | None = None
         self._served: Deferred[None] | None = None
         self._malformed = 0
+        self._forgotten = 0  # routes forgotten past maxUnanswered
         super().__init__(
             factory,
             endpoint,
@@ -236,6 +246,7 @@ class ZmqREPConnection(Receiver[Request]):
         past ``maxUnanswered``) is logged and not answered.
         """
         self._checkOpen("reply")
+        parts = asFrames(list(messageParts), "reply")  # before the route is used up
         envelope = self._routes.take(messageId)
         if envelope is None:
             _log.warn(
@@ -245,7 +256,11 @@ class ZmqREPConnection(Receiver[Request]):
                 limit=self._routes.limit,
             )
             return
-        self._sendReply(envelope, messageParts)
+        try:
+            self._enqueue(replyFrames(envelope, parts))
+        except Exception:
+            self._routes.remember(envelope)  # not sent: it can still be answered
+            raise
 
     def next(self, timeout: float | None = None) -> Deferred[Request]:
         """
@@ -315,12 +330,16 @@ class ZmqREPConnection(Receiver[Request]):
                 )
             return None
         envelope, parts = split
-        if self._routes.remember(envelope) is not None and _isWorthLogging(len(self._routes)):
-            _log.warn(
-                "More than maxUnanswered={limit} requests are unanswered; the oldest "
-                "routes are forgotten",
-                limit=self._routes.limit,
-            )
+        if self._routes.remember(envelope) is not None:
+            self._forgotten += 1
+            if _isWorthLogging(self._forgotten):
+                _log.warn(
+                    "More than maxUnanswered={limit} requests are unanswered; the oldest "
+                    "routes are forgotten ({count} so far), and reply(messageId) cannot "
+                    "answer those",
+                    limit=self._routes.limit,
+                    count=self._forgotten,
+                )
         return Request(envelope, parts, self._answer)
 
     def _legacyConsumer(self) -> Callable[[Request], object] | None:
@@ -330,12 +349,10 @@ class ZmqREPConnection(Receiver[Request]):
         return self._handle if self._handler is not None else None
 
     def _answer(self, envelope: Envelope, parts: tuple[bytes | str, ...]) -> None:
+        """Request.reply(): send, then forget the route (a refused reply keeps it)."""
         self._checkOpen("reply")
-        self._routes.forget(envelope)
-        self._sendReply(envelope, parts)
-
-    def _sendReply(self, envelope: Envelope, parts: tuple[bytes | str, ...]) -> None:
         self._enqueue(replyFrames(envelope, asFrames(list(parts), "reply")))
+        self._routes.forget(envelope)
 
     def _handle(self, request: Request) -> None:
         """serve()'s consumer: run the handler, and reply with what it gives."""
@@ -347,6 +364,7 @@ class ZmqREPConnection(Receiver[Request]):
             _log.failure(
                 "The serve() handler raised; request {id!r} gets no reply", id=request.messageId
             )
+            self._routes.forget(request.envelope)
             return
         if isinstance(result, Deferred) or iscoroutine(result):
             answered = ensureDeferred(result)
@@ -369,6 +387,7 @@ class ZmqREPConnection(Receiver[Request]):
                 result=describe(result),
                 id=request.messageId,
             )
+            self._routes.forget(request.envelope)
             return
         try:
             request.reply(*parts)
@@ -377,6 +396,7 @@ class ZmqREPConnection(Receiver[Request]):
                 "Could not send the reply the serve() handler gave for {id!r}",
                 id=request.messageId,
             )
+            self._routes.forget(request.envelope)
 
     def _handlerFailed(self, failure: Failure, request: Request) -> None:
         _log.failure(
@@ -384,6 +404,7 @@ class ZmqREPConnection(Receiver[Request]):
             failure=failure,
             id=request.messageId,
         )
+        self._routes.forget(request.envelope)
 
     def _connectionClosed(self) -> None:
         super()._connectionClosed()
