@@ -54,6 +54,17 @@ def repeatUntil(
     return bounded(arrived, what, seconds).addBoth(stop)  # type: ignore[return-value]
 
 
+def until(condition: Callable[[], bool], what: str) -> Deferred[None]:
+    """Fire once *condition()* holds, checked every 5 ms, failing the test after the deadline."""
+    arrived: Deferred[None] = Deferred()
+
+    def check() -> None:
+        if condition() and not arrived.called:
+            arrived.callback(None)
+
+    return repeatUntil(check, arrived, what)
+
+
 def waitForEvent(stream: ConnectionEvents, kind: ConnectionEventKind) -> Deferred[ConnectionEvent]:
     """The first event of *kind* in *stream* (skipping the others), under the deadline."""
 

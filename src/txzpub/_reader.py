@@ -31,7 +31,10 @@ rules (as in pyzmq's own event-loop shims) are:
 4. An exception from the owner's batch handler is logged, and rule 3 still
    runs: a raising consumer never stops the reader.
 5. pause() stops reading (the socket's queue then fills and ZeroMQ's
-   high-water marks apply); resume() restarts it.
+   high-water marks apply); resume() restarts it. Held-back sends (rule 6)
+   are still served while paused: a connection whose receive queue is full
+   must not stop sending. The FD then stays registered, and each turn only
+   serves the writer and ends with the EVENTS read that re-arms the edge.
 6. An owner with sends held back by a high-water mark sets ``onWritable``;
    each turn then starts with one ZMQ_EVENTS read, and calls it when POLLOUT
    is set. The FD fires when the peer drains the pipe (the same edge rules),
@@ -164,16 +167,22 @@ class SocketReader:
 
     def kick(self) -> None:
         """Check the socket on the next reactor turn (once per turn however often called)."""
-        if self._scheduled is None and self._socket is not None and not self._paused:
-            self._scheduled = self._reactor.callLater(0, self._drain)
+        if self._scheduled is not None or self._socket is None:
+            return
+        if self._paused:
+            if self.onWritable is None:
+                return
+            self._register()  # rule 5: a paused reader still serves its writer
+        self._scheduled = self._reactor.callLater(0, self._drain)
 
     def pause(self) -> None:
         """Stop reading until resume(); ZeroMQ queues (and then drops) upstream meanwhile."""
         if self._paused or self._socket is None:
             return
         self._paused = True
-        self._unregister()
-        self._cancelScheduled()
+        if self.onWritable is None:
+            self._unregister()
+            self._cancelScheduled()
 
     def resume(self) -> None:
         """Undo pause() and read what arrived meanwhile."""
@@ -215,9 +224,12 @@ class SocketReader:
     def _drain(self) -> None:  # noqa: C901, PLR0912 - the hot loop, inlined on purpose
         self._cancelScheduled()
         socket = self._socket
-        if socket is None or self._paused:
+        if socket is None:
             return
         if self.onWritable is not None and not self._serveWriter(socket):
+            return
+        if self._paused:
+            self._whilePaused(socket)
             return
         batch: list[list[bytes]] = []
         append = batch.append
@@ -269,6 +281,18 @@ class SocketReader:
             except Exception:  # noqa: BLE001 - rule 4 holds for writers too
                 _log.failure("A writer raised; reading continues")
         return self._socket is not None
+
+    def _whilePaused(self, socket: ReadableSocket) -> None:
+        """Rule 5: serve only the writer; unregister once it has nothing left."""
+        if self.onWritable is None:
+            self._unregister()  # nothing to do until resume(); a readable FD would spin
+            return
+        try:
+            events = socket.get(_EVENTS)  # re-arms the edge
+        except zmq.ZMQError:
+            return
+        if events & _POLLOUT:
+            self._writeAgain()
 
     def _writeAgain(self) -> None:
         """Rule 6: the turn ended on POLLOUT while sends wait; come back for them."""

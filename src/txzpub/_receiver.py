@@ -141,7 +141,7 @@ class Receiver(ZmqConnection, Generic[T]):
         Override it to see every message's frames; call this implementation
         from yours to deliver it as usual.
         """
-        self._receiveBatch([message])
+        self._deliver([message])
 
     def _legacyConsumer(self) -> Callable[[T], object] | None:
         """Hook: the txZMQ-style consumer to call per item instead of queueing, if any."""
@@ -155,6 +155,10 @@ class Receiver(ZmqConnection, Generic[T]):
         ):
             ZmqConnection._receiveBatch(self, batch)  # noqa: SLF001 - messageReceived per message
             return
+        self._deliver(batch)
+
+    def _deliver(self, batch: list[list[bytes]]) -> None:
+        """Decode each message and queue it, or hand it to the consumer."""
         inbox = self._inbox
         put = inbox._put
         decode = self._decode
