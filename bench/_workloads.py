@@ -72,9 +72,11 @@ def _outcome(client: dict) -> dict:
     return dict(client["result"])
 
 
-def subscriberRun(pubCfg: dict, module: str, subCfg: dict, timeout: float) -> dict:
-    """The raw XPUB publisher against one subscriber implementation."""
-    server, client = runPair("xpub", pubCfg, module, subCfg, timeout)
+def subscriberRun(
+    pubCfg: dict, module: str, subCfg: dict, timeout: float, producer: str = "xpub"
+) -> dict:
+    """A raw producer (*producer*: ``xpub``, or ``push`` for PUSH/DEALER) against a consumer."""
+    server, client = runPair(producer, pubCfg, module, subCfg, timeout)
     out = _outcome(client)
     sent = server.get("result", {}).get("sent")
     if "received" in out and sent is not None:
@@ -215,7 +217,8 @@ def latency(settings: Settings) -> Workload:
     )
 
 
-def fairness(settings: Settings) -> Workload:
+def fairness(settings: Settings, pattern: str = "sub") -> Workload:
+    """The 10 ms timer's lateness while a subscriber (*pattern* ``sub``) or a PULL is flooded."""
     seconds = settings.pick(2.0, 1.0)
     tags = [tagName(0).decode()]
     pubCfg = {
@@ -226,23 +229,33 @@ def fairness(settings: Settings) -> Workload:
         "hwm": HWM,
         "nodrop": True,
     }
-    names = ["txzpub gotMessage", "txzpub next()", TXZMQ]
     # A deep receive queue, so the subscriber's socket never runs dry during the
     # flood even when its I/O thread or the publisher is descheduled for a moment
     # (with RCVHWM 1,000 txZMQ's reader sometimes found it empty and returned).
     hwm = 100_000
+    timeout = 30 + 4 * seconds
+    if pattern == "pull":
+        variants = [
+            _pullVariant(name, "push", pubCfg, "fairness", timeout, hwm=hwm)
+            for name in ("txzpub next()", "txzpub onPull", TXZMQ_PULL)
+        ]
+        key, who, what = "pullfairness", "PULL", "a raw pyzmq PUSH"
+    else:
+        variants = [
+            _subVariant(name, pubCfg, "fairness", timeout, hwm=hwm)
+            for name in ("txzpub gotMessage", "txzpub next()", TXZMQ)
+        ]
+        key, who, what = "fairness", "subscriber", "raw pyzmq"
     ms = _stats.number(1)
     return Workload(
-        key="fairness",
-        title="Reactor fairness: a 10 ms LoopingCall while the subscriber is flooded",
+        key=key,
+        title=f"Reactor fairness: a 10 ms LoopingCall while the {who} is flooded",
         setup=(
-            f"raw pyzmq floods for {seconds:.0f} s (blocking at the high-water mark; the "
-            f"subscriber's RCVHWM is {hwm:,}, so it always has a backlog); lateness = gap "
+            f"{what} floods for {seconds:.0f} s (blocking at the high-water mark; the "
+            f"{who}'s RCVHWM is {hwm:,}, so it always has a backlog); lateness = gap "
             "between firings - 10 ms, over the flood (first message to END)"
         ),
-        variants=[
-            _subVariant(name, pubCfg, "fairness", 30 + 4 * seconds, hwm=hwm) for name in names
-        ],
+        variants=variants,
         columns=[
             Column("max late ms", "late_max_ms", fmt=ms),
             Column("p99 late ms", "late_p99_ms", "median", fmt=ms),
@@ -354,6 +367,146 @@ def memory(settings: Settings) -> Workload:
     )
 
 
+# -- PUSH/PULL, REQ/REP, ROUTER/DEALER ------------------------------------------------
+
+TXZMQ_PULL = "txZMQ 1.0.0 onPull"
+TXZMQ_ROUTER = "txZMQ 1.0.0 gotMessage"
+TXZMQ_REQREP = "txZMQ 1.0.0 REQ + REP gotMessage"
+
+#: The consumers of the pipeline workloads, as (impl, variant) of bench/impls/pull.py.
+PULLERS = {
+    "txzpub next()": ("txzpub", "next"),
+    "txzpub async for": ("txzpub", "aiter"),
+    "txzpub nextBatch(1000)": ("txzpub", "batch"),
+    "txzpub onPull": ("txzpub", "legacy"),
+    TXZMQ_PULL: ("txzmq", "legacy"),
+    RAW: ("pyzmq", "raw"),
+}
+ROUTERS = {
+    "txzpub next()": ("txzpub", "next"),
+    "txzpub nextBatch(1000)": ("txzpub", "batch"),
+    "txzpub gotMessage": ("txzpub", "legacy"),
+    TXZMQ_ROUTER: ("txzmq", "legacy"),
+}
+
+
+def _pullVariant(
+    name: str, socket: str, pushCfg: dict, mode: str, timeout: float, **extra
+) -> Variant:
+    """A PULL (*socket* ``push``) or ROUTER (``dealer``) consumer against the raw producer."""
+    table = PULLERS if socket == "push" else ROUTERS
+    impl, variant = table[name]
+    cfg = {"tags": pushCfg["tags"], "mode": mode, "variant": variant, "hwm": HWM, **extra}
+    if impl == "pyzmq":
+        module, cfg["socket"] = "sub_pyzmq", "pull"
+    else:
+        module = "pull"
+        cfg.update(impl=impl, socket="pull" if socket == "push" else "router")
+    producerCfg = {**pushCfg, "socket": socket}
+    return Variant(name, lambda: subscriberRun(producerCfg, module, cfg, timeout, "push"))
+
+
+def pipelineThroughput(settings: Settings, socket: str) -> Workload:
+    """PULL (*socket* ``push``) or ROUTER (``dealer``) throughput, 100 B bodies."""
+    count = settings.pick(200_000, 60_000)
+    pushCfg = {"tags": [tagName(0).decode()], "count": count, "size": 100, "hwm": HWM}
+    timeout = 15 + count / 15_000
+    if socket == "push":
+        names, base = list(PULLERS), TXZMQ_PULL
+        key, title = "pull100", "PULL throughput, 100 B bodies"
+        producer = "a raw pyzmq PUSH"
+    else:
+        names, base = list(ROUTERS), TXZMQ_ROUTER
+        key, title = "router100", "ROUTER throughput, 100 B bodies from a DEALER"
+        producer = "a raw pyzmq DEALER (the receiving ROUTER is what differs)"
+    columns = [Column("msgs/s", "rate"), Column("vs txZMQ", "rate", "ratio", baseline=_vs(base))]
+    if RAW in names:
+        columns.append(Column("vs raw", "rate", "ratio", baseline=_vs(RAW)))
+    return Workload(
+        key=key,
+        title=title,
+        setup=(
+            f"{count:,} one-frame messages from {producer} in another process (SNDHWM and "
+            f"RCVHWM {HWM:,}: it blocks, nothing is lost); rate = received / (last - first), "
+            "measured in the receiver"
+        ),
+        variants=[_pullVariant(name, socket, pushCfg, "throughput", timeout) for name in names],
+        columns=columns,
+    )
+
+
+#: REQ + REP pairs, as (impl, the REP's variant) of bench/impls/reqrep.py.
+REQREPS = {
+    "txzpub REQ + REP serve()": ("txzpub", "serve"),
+    "txzpub REQ + REP next()": ("txzpub", "next"),
+    "txzpub REQ + REP gotMessage": ("txzpub", "legacy"),
+    TXZMQ_REQREP: ("txzmq", "legacy"),
+}
+
+
+#: Round trips before the measured ones (bench/impls/_twisted.Run skips 100 latencies).
+WARMUP = 100
+
+
+def reqrepRun(impl: str, variant: str, count: int, timeout: float) -> dict:
+    """One REP server and one REQ client of the same library."""
+    tags = [tagName(0).decode()]
+    server, client = runPair(
+        "reqrep",
+        {"role": "rep", "impl": impl, "variant": variant, "tags": tags, "mode": "serve"},
+        "reqrep",
+        {
+            "role": "req",
+            "impl": impl,
+            "count": count,
+            "size": 100,
+            "tags": tags,
+            "mode": "latency",
+        },
+        timeout,
+    )
+    out = _outcome(client)
+    serverCpu = server.get("result", {}).get("cpu_s")
+    if "cpu_us" in out and serverCpu is not None:
+        # The server's CPU from its ready to the END, over every request it answered.
+        out["server_cpu_us"] = serverCpu / (count + WARMUP + 1) * 1e6
+        out["client_cpu_us"] = out["cpu_us"]
+        out["cpu_us"] += out["server_cpu_us"]
+    return out
+
+
+def reqrep(settings: Settings) -> Workload:
+    count = settings.pick(10_000, 3_000)
+    timeout = 20 + count / 1_000
+    us = _stats.number(0)
+    return Workload(
+        key="reqrep",
+        title="REQ/REP round trips, one client, 100 B",
+        setup=(
+            f"{count:,} sequential round trips (send, wait for the reply, send the next) after "
+            f"{WARMUP} for warm-up, REQ and REP in two processes of the same library; the REP "
+            "echoes; p50/p99 of the round-trip time, measured in the client; CPU us/rt = the "
+            "reactor threads' CPU time per round trip, REQ + REP (lower is better)"
+        ),
+        variants=[
+            Variant(name, lambda i=impl, v=variant: reqrepRun(i, v, count, timeout))
+            for name, (impl, variant) in REQREPS.items()
+        ],
+        columns=[
+            Column("round trips/s", "rate"),
+            Column("vs txZMQ", "rate", "ratio", baseline=_vs(TXZMQ_REQREP)),
+            Column("p50 us", "p50_us", "median", fmt=us),
+            Column("p99 us", "p99_us", fmt=us),
+            Column("p99 vs txZMQ", "p99_us", "ratio", baseline=_vs(TXZMQ_REQREP)),
+            Column("CPU us/rt", "cpu_us", fmt=_stats.number(1)),
+            Column("CPU vs txZMQ", "cpu_us", "ratio", baseline=_vs(TXZMQ_REQREP)),
+            Column("REQ CPU", "client_cpu_us", "median", fmt=_stats.number(1)),
+            Column("REP CPU", "server_cpu_us", "median", fmt=_stats.number(1)),
+        ],
+        lossKey=None,
+    )
+
+
 def allWorkloads(settings: Settings) -> list[Workload]:
     return [
         subscriberThroughput(settings, 100),
@@ -363,4 +516,8 @@ def allWorkloads(settings: Settings) -> list[Workload]:
         fairness(settings),
         fanout(settings),
         memory(settings),
+        pipelineThroughput(settings, "push"),
+        reqrep(settings),
+        pipelineThroughput(settings, "dealer"),
+        fairness(settings, "pull"),
     ]

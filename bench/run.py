@@ -9,7 +9,10 @@ zmq.asyncio and raw pyzmq, in one run.
 Workloads (``--only`` takes these keys): sub100, sub4k (subscriber throughput),
 pub (publisher throughput), latency (one-way p50/p99 at 10k msgs/s), fairness
 (a 10 ms LoopingCall during a flood), fanout (1,000 subscriptions vs 1), memory
-(peak RSS of a stalled consumer while 1M messages arrive).
+(peak RSS of a stalled consumer while 1M messages arrive); and the other
+patterns: pull100 (PULL throughput), reqrep (sequential REQ/REP round trips and
+their p99), router100 (ROUTER throughput from a DEALER), pullfairness (the
+10 ms LoopingCall while a PULL is flooded).
 
 Method: every measurement is a fresh publisher process and subscriber process
 over tcp on 127.0.0.1, started in sync by a handshake (the publisher waits until
@@ -36,7 +39,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import _stats, _workloads
-from bench._workloads import TXZMQ, Settings, Workload
+from bench._workloads import TXZMQ, TXZMQ_PULL, TXZMQ_REQREP, Settings, Workload
 
 
 def versions() -> dict:
@@ -255,18 +258,57 @@ def targets(summaries: dict[str, dict]) -> str | None:
             ok = None if p50 is None or p99 is None else p50 <= 1.0 and p99 <= 1.0
             shown = "-" if ok is None else f"{p50:.3f}x / {p99:.3f}x txZMQ"
             rows.append([f"latency p50 / p99, {variant}", "<= 1.0x txZMQ", shown, verdict(ok)])
-    if "fairness" in summaries:
-        for variant in ("txzpub gotMessage", "txzpub next()"):
-            stat = summaries["fairness"].get(variant, {}).get("late_max_ms", {})
+
+    def lateness(key: str, variants: tuple[str, ...], reference: str, label: str) -> None:
+        if key not in summaries:
+            return
+        for variant in variants:
+            stat = summaries[key].get(variant, {}).get("late_max_ms", {})
             mid, worst = stat.get("median"), stat.get("max")
             ok = None if mid is None else mid <= 20
             shown = "-" if mid is None else f"median {mid:.1f} ms, worst {worst:.1f} ms"
-            rows.append([f"10 ms timer lateness, {variant}", "max <= 20 ms", shown, verdict(ok)])
-        stat = summaries["fairness"].get(TXZMQ, {}).get("late_max_ms", {})
+            rows.append([f"{label}, {variant}", "max <= 20 ms", shown, verdict(ok)])
+        stat = summaries[key].get(reference, {}).get("late_max_ms", {})
         if stat.get("median") is not None:
-            rows.append(
-                ["10 ms timer lateness, txZMQ", "(reference)", f"{stat['median']:.0f} ms", ""]
+            rows.append([f"{label}, txZMQ", "(reference)", f"{stat['median']:.0f} ms", ""])
+
+    lateness("fairness", ("txzpub gotMessage", "txzpub next()"), TXZMQ, "10 ms timer lateness")
+
+    def versus(key: str, variant: str, target: float, label: str) -> None:
+        if key not in summaries:
+            return
+        value = ratio(key, variant, "vs txZMQ")
+        rows.append(
+            [
+                f"{label}, {variant}",
+                f">= {target}x txZMQ",
+                "-" if value is None else f"{value:.3f}x txZMQ",
+                verdict(None if value is None else value >= target),
+            ]
+        )
+
+    for variant, target in (
+        ("txzpub next()", 1.5),
+        ("txzpub async for", 1.4),
+        ("txzpub nextBatch(1000)", 3.0),
+        ("txzpub onPull", 2.5),
+    ):
+        versus("pull100", variant, target, "PULL throughput")
+    if "reqrep" in summaries:
+        for variant in summaries["reqrep"]:
+            if variant == TXZMQ_REQREP:
+                continue
+            rate, p99 = (
+                ratio("reqrep", variant, "vs txZMQ"),
+                ratio("reqrep", variant, "p99 vs txZMQ"),
             )
+            ok = None if rate is None or p99 is None else rate >= 1.2 and p99 <= 1.0
+            shown = "-" if ok is None else f"{rate:.3f}x txZMQ, p99 {p99:.3f}x"
+            target = ">= 1.2x txZMQ, p99 <= 1.0x"
+            rows.append([f"REQ/REP round trips, {variant}", target, shown, verdict(ok)])
+    for variant in ("txzpub next()", "txzpub nextBatch(1000)", "txzpub gotMessage"):
+        versus("router100", variant, 2.0, "ROUTER throughput")
+    lateness("pullfairness", ("txzpub next()",), TXZMQ_PULL, "10 ms timer lateness, PULL")
     if "fanout" in summaries:
         for variant, entry in summaries["fanout"].items():
             if "1,000" not in variant:

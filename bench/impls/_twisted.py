@@ -8,8 +8,10 @@ from __future__ import annotations
 import os
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import zmq
 
@@ -170,13 +172,30 @@ def drive(run: Run, setup: Callable[[], None]) -> None:
 
         profiler = cProfile.Profile()
         profiler.runcall(reactor.run, installSignalHandlers=False)
-        name = f"{run.cfg.get('variant')}-{run.mode}-{len(run.tags)}tags-{os.getpid()}.prof"
+        parts = [run.cfg.get(k) for k in ("impl", "socket", "role", "variant")]
+        label = "-".join(str(p) for p in parts if p is not None)
+        name = f"{label}-{run.mode}-{len(run.tags)}tags-{os.getpid()}.prof"
         profiler.dump_stats(Path(profileDir) / name)
     else:
         reactor.run(installSignalHandlers=False)
     if run.error is not None:
         finish("error", f"{run.error} (received {run.count} so far)", 1)
     finish("result", run.result())
+
+
+def library(run: Run) -> tuple[Any, Any]:
+    """(the txzpub or txzmq module, a factory on the run's reactor), as cfg["impl"] says."""
+    if run.cfg["impl"] == "txzmq":
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        import txzmq
+
+        class Factory(txzmq.ZmqFactory):
+            reactor = run.reactor
+
+        return txzmq, Factory()
+    import txzpub
+
+    return txzpub, txzpub.ZmqFactory(run.reactor)
 
 
 # -- memory: a consumer that stalls -----------------------------------------------

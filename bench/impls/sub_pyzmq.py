@@ -2,7 +2,9 @@
 Plain pyzmq subscribers, the baselines: ``raw`` (a blocking ``sock.recv()`` loop, the
 practical Python limit) and ``asyncio`` (``await sock.recv_multipart()`` on
 zmq.asyncio, splitting tag and body as a real consumer would). One tag
-(cfg["tags"][0]); modes ``throughput`` and ``latency``.
+(cfg["tags"][0]); modes ``throughput`` and ``latency``. With ``socket: pull``
+the raw loop reads a PULL socket instead (bench/impls/push.py: untagged bodies,
+an empty frame as END).
 """
 
 from __future__ import annotations
@@ -29,16 +31,18 @@ def report(count: int, first: float | None, last: float | None, lat: list[int] |
 
 def raw(cfg: dict) -> None:
     tag = cfg["tags"][0].encode("latin-1")
-    endLength = len(tag) + 1
+    pull = cfg.get("socket") == "pull"
+    endLength = 0 if pull else len(tag) + 1
     timeout = float(cfg.get("timeout", 60))
     context = zmq.Context()
-    sock = context.socket(zmq.SUB)
+    sock = context.socket(zmq.PULL if pull else zmq.SUB)
     sock.set(zmq.LINGER, 0)
     if cfg.get("hwm") is not None:
         sock.set(zmq.RCVHWM, int(cfg["hwm"]))
     sock.set(zmq.RCVTIMEO, int(timeout * 1000))
     sock.connect(cfg["endpoint"])
-    sock.set(zmq.SUBSCRIBE, tag)
+    if not pull:
+        sock.set(zmq.SUBSCRIBE, tag)
     recv = sock.recv
     n = 0
     try:

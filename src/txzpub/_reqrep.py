@@ -155,7 +155,7 @@ class ZmqREQConnection(ZmqConnection):
         try:
             reply = self._pending.add(messageId, timeout)
         except TooManyRequests as error:
-            self._releaseId(messageId)
+            self._uuids.append(messageId)  # never sent: still fresh
             return fail(error)
         try:
             self._enqueue(requestFrames(messageId, parts))
@@ -182,7 +182,7 @@ class ZmqREQConnection(ZmqConnection):
         if reply is None:
             _log.debug("Dropped a reply to request {id!r}, cancelled or timed out", id=messageId)
             return
-        self._releaseId(messageId)  # answered: no other reply can come for it
+        self._releaseId(messageId)
         fire(reply, parts, "the reply to sendMsg()")
 
     def _connectionClosed(self) -> None:
