@@ -338,7 +338,7 @@ def targets(summaries: dict[str, dict]) -> str | None:
                 rows.append([f"memory, {variant}", "growth <= bound (+1 MB)", shown, verdict(ok)])
     if not rows:
         return None
-    headers = ["workload", "target (issue 3)", "measured (median)", ""]
+    headers = ["workload", "target", "measured (median)", ""]
     table = _stats.table(headers, rows, left={0, 1, 2, 3})
     return "### Targets\n\n" + table
 

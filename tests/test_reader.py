@@ -8,7 +8,7 @@ import pytest
 import zmq
 from twisted.internet.testing import MemoryReactorClock
 
-from txzpub._reader import GUARDED_READS, SocketReader
+from txzpub._reader import GUARDED_READS, SEND_CHECKS, SocketReader
 
 from .helpers import FakeSocket
 
@@ -234,3 +234,32 @@ def test_slowBatchesShrinkAndFastOnesRegrow() -> None:
     for _ in range(10):
         reader.doRead()
     assert sizes[-1] == 64  # fast again: back up to the full batch
+
+
+def test_afterSendChecksAtOnceWithoutAnExtraTurn() -> None:
+    """Rule 3 after a send: one EVENTS read now, no callLater when nothing waits."""
+    reader, socket, reactor, batches = makeReader()
+    reader.afterSend()
+    assert socket.eventsCalls == 1
+    assert reactor.getDelayedCalls() == []
+
+
+def test_afterSendSeeingMessagesSchedulesARead() -> None:
+    reader, socket, reactor, batches = makeReader()
+    fill(socket, 1)
+    reader.afterSend()
+    assert batches == []  # never read from inside the sender's call
+    reactor.advance(0)
+    assert batches == [[[b"m0"]]]
+
+
+def test_aBurstOfSendsFallsBackToOneTurn() -> None:
+    """Past SEND_CHECKS sends between two turns, one scheduled check serves the rest."""
+    reader, socket, reactor, batches = makeReader()
+    for _ in range(SEND_CHECKS + 10):
+        reader.afterSend()
+    assert socket.eventsCalls == SEND_CHECKS
+    assert len(reactor.getDelayedCalls()) == 1
+    reactor.advance(0)
+    reader.afterSend()  # a turn ran: checks start over
+    assert socket.eventsCalls == SEND_CHECKS + 2

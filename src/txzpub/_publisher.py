@@ -56,11 +56,11 @@ from ._sending import sendFrames
 
 __all__ = ["ZmqPubConnection", "configureXpub"]
 
-_NOBLOCK = zmq.NOBLOCK
+_NOBLOCK = int(zmq.NOBLOCK)
 # The backend's send, skipping pyzmq's Python-level Socket.send wrapper (which
 # only adds routing_id/group handling, unused by XPUB): about 150 ns a message.
 _send = zmq.backend.Socket.send
-_SNDMORE = zmq.SNDMORE | zmq.NOBLOCK
+_SNDMORE = int(zmq.SNDMORE | zmq.NOBLOCK)
 
 
 class ZmqPubConnection(ZmqConnection):

@@ -18,7 +18,8 @@ instead of killing the connection.
 
 from __future__ import annotations
 
-import uuid
+import itertools
+import os
 from collections.abc import Callable, Iterable
 from inspect import iscoroutine
 from typing import Any
@@ -59,8 +60,22 @@ _log = Logger()
 Handler = Callable[..., Any]
 
 
-def _freshIds(count: int) -> list[bytes]:
-    return [uuid.uuid4().bytes for _ in range(count)]
+class _FreshIds:
+    """
+    Request ids never used before: 8 random bytes per connection, then a
+    counter (16 bytes, as txZMQ's uuid4 ids). A restarted client gets a new
+    prefix, so its ids cannot match replies meant for the previous one.
+    """
+
+    __slots__ = ("_count", "_prefix")
+
+    def __init__(self) -> None:
+        self._prefix = os.urandom(8)
+        self._count = itertools.count()
+
+    def take(self, count: int) -> list[bytes]:
+        prefix, counter = self._prefix, self._count
+        return [prefix + next(counter).to_bytes(8, "big") for _ in range(count)]
 
 
 def _isWorthLogging(count: int) -> bool:
@@ -100,6 +115,7 @@ class ZmqREQConnection(ZmqConnection):
             checkSeconds(self.defaultRequestTimeout, "defaultRequestTimeout")
         #: Ids ready for new requests (txZMQ's pool).
         self._uuids: list[bytes] = []
+        self._freshIds = _FreshIds()
         self._malformed = 0
         super().__init__(
             factory,
@@ -117,9 +133,9 @@ class ZmqREQConnection(ZmqConnection):
         return self._pending.waiting
 
     def _getNextId(self) -> bytes:
-        """A fresh request id: random (uuid4), and never used before."""
+        """A request id never used before (see _FreshIds)."""
         if not self._uuids:
-            self._uuids.extend(_freshIds(self.UUID_POOL_GEN_SIZE))
+            self._uuids.extend(self._freshIds.take(self.UUID_POOL_GEN_SIZE))
         return self._uuids.pop()
 
     def _releaseId(self, messageId: bytes) -> None:
@@ -129,7 +145,7 @@ class ZmqREQConnection(ZmqConnection):
         duplicate reply from a confused peer cannot reach a newer request.
         """
         if len(self._uuids) < 2 * self.UUID_POOL_GEN_SIZE:
-            self._uuids.extend(_freshIds(1))
+            self._uuids.extend(self._freshIds.take(1))
 
     def sendMsg(
         self, *messageParts: bytes | str, timeout: float | None = None

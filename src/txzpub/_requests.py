@@ -60,6 +60,8 @@ class PendingRequests:
 
         reply: Deferred[list[bytes]] = Deferred(canceller=forget)
         waiting[messageId] = reply
+        if timeout is None:
+            return reply
 
         def timedOut() -> ZmqRequestTimeoutError:
             msg = (

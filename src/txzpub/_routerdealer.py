@@ -97,8 +97,8 @@ class ZmqRouterConnection(Receiver[tuple[bytes, list[bytes]]]):
         super()._configure(socket)
         routerMandatory(socket)
 
-    def _decode(self, frames: list[bytes]) -> tuple[bytes, list[bytes]] | None:
-        return splitRouted(frames)
+    #: A ROUTER message is ``(senderId, frames)`` (the codec itself: one call less).
+    _decode = staticmethod(splitRouted)
 
     def _legacyConsumer(self) -> Callable[[tuple[bytes, list[bytes]]], object] | None:
         hook = hookOf(self, "gotMessage", ZmqRouterConnection)

@@ -33,8 +33,8 @@ __all__ = ["QueuedSending", "asFrames", "sendFrames"]
 
 _log = Logger()
 
-_NOBLOCK = zmq.NOBLOCK
-_SNDMORE = zmq.SNDMORE | zmq.NOBLOCK
+_NOBLOCK = int(zmq.NOBLOCK)
+_SNDMORE = int(zmq.SNDMORE | zmq.NOBLOCK)
 # The backend's send, skipping pyzmq's Python-level Socket.send wrapper (which
 # only adds routing_id/group handling, unused here): about 150 ns a frame.
 _send = zmq.backend.Socket.send
@@ -131,7 +131,7 @@ class QueuedSending:
         outbox = self._outbox
         if outbox is None:
             if sendFrames(self._socket, frames):
-                self._reader.kick()  # a send can swallow the reader's edge
+                self._reader.afterSend()  # a send can swallow the reader's edge
                 return None
             self._startWriting()
             outbox = self._outbox = SendQueue(
@@ -142,7 +142,7 @@ class QueuedSending:
                 what=f"the send queue of {type(self).__name__}",
             )
         sent = outbox.enqueue(frames, track=track)
-        self._reader.kick()
+        self._reader.afterSend()
         return sent
 
     def _sendQueueFull(self, limit: int) -> Exception:
