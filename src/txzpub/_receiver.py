@@ -152,9 +152,8 @@ class Receiver(ZmqConnection, Generic[T]):
     # -- internals --------------------------------------------------------------------
 
     def _receiveBatch(self, batch: list[list[bytes]]) -> None:
-        if type(self).messageReceived is not Receiver.messageReceived or "messageReceived" in vars(
-            self
-        ):
+        overridden = type(self).messageReceived is not Receiver.messageReceived
+        if overridden or "messageReceived" in vars(self):
             ZmqConnection._receiveBatch(self, batch)  # noqa: SLF001 - messageReceived per message
             return
         self._deliver(batch)
