@@ -15,6 +15,8 @@ from txzpub import (
     Message,
     PublisherService,
     SubscriberService,
+    ZmqEndpoint,
+    ZmqEndpointType,
     ZmqFactory,
     ZmqPubConnection,
     ZmqSubConnection,
@@ -125,3 +127,25 @@ def test_aBadEndpointLeavesNothingRunning(factory: ZmqFactory) -> None:
     with pytest.raises(EndpointError):
         own.startService()
     assert own.factory is None
+
+
+def test_misspeltOptionsAreRefusedWhenTheServiceIsBuilt() -> None:
+    """Not when twistd starts it: the mistake shows where the service is made."""
+    endpoint = ZmqEndpoint(ZmqEndpointType.bind, "tcp://127.0.0.1:5555")
+    with pytest.raises(TypeError, match=r"ZmqPubConnection .*'lastValueCahe'.*lastValueCache"):
+        PublisherService(endpoint, lastValueCahe=True)
+    with pytest.raises(TypeError, match=r"ZmqSubConnection .*'maxQueue'.*maxQueued"):
+        SubscriberService(endpoint, maxQueue=5)
+    PublisherService(endpoint, lastValueCache=True, identity=b"me")  # fine
+
+
+def test_badArgumentsAreRefusedWhenTheServiceIsBuilt() -> None:
+    with pytest.raises(TypeError, match="endpoints must be a ZmqEndpoint or a list of them"):
+        SubscriberService("tcp://127.0.0.1:5555")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="endpoints must be ZmqEndpoints"):
+        SubscriberService([None])  # type: ignore[list-item]
+    endpoint = ZmqEndpoint(ZmqEndpointType.connect, "tcp://127.0.0.1:5555")
+    with pytest.raises(TypeError, match="factory must be a txzpub.ZmqFactory"):
+        SubscriberService(endpoint, factory=object())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="run must be callable"):
+        SubscriberService(endpoint, run=42)  # type: ignore[arg-type]

@@ -33,6 +33,7 @@ from ._core._zap import (
     refusal,
 )
 from ._errors import SecurityError
+from ._reactors import ZmqReactor
 from ._reader import SocketReader
 from ._security import CurveClient, CurveServer, Security
 
@@ -50,7 +51,7 @@ _domains = itertools.count(1)
 class ZapHandler:
     """Answers the ZAP requests of one ZeroMQ context, on *reactor*."""
 
-    def __init__(self, context: zmq.Context[Any], reactor: Any) -> None:
+    def __init__(self, context: zmq.Context[Any], reactor: ZmqReactor) -> None:
         socket: zmq.Socket[bytes] = context.socket(zmq.ROUTER)
         socket.set(zmq.LINGER, 0)
         try:

@@ -18,12 +18,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from twisted.internet.defer import Deferred, fail, succeed
-from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from ._core._checks import checkCallable, checkInt, checkSeconds
 from ._core._xpub import SubscriptionChange, SubscriptionCounts
 from ._errors import ConnectionClosed, SubscriberTimeout
+from ._reactors import ReactorTime
 from ._waiters import Waiters, deadline
 
 __all__ = ["Awareness"]
@@ -41,7 +41,7 @@ class _CountWaiter(Deferred[None]):
 class Awareness:
     """Counts, waiters and observers of one publisher's subscriptions."""
 
-    def __init__(self, clock: IReactorTime, owner: object) -> None:
+    def __init__(self, clock: ReactorTime, owner: object) -> None:
         self.counts = SubscriptionCounts()
         self._clock = clock
         self._owner = owner

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from twisted.internet.interfaces import IReactorTime
-
 from ._core._buffer import OverflowPolicy
 from ._core._checks import checkCount
 from ._core._lifecycle import ConnectionEvent
 from ._errors import ConnectionClosed
 from ._mailbox import Mailbox
+from ._reactors import ReactorTime
 
 __all__ = ["DEFAULT_MAX_EVENTS", "ConnectionEvents"]
 
@@ -50,7 +49,7 @@ class ConnectionEvents(Mailbox[ConnectionEvent]):
         what: str,
         maxQueued: int = DEFAULT_MAX_EVENTS,
         onClose: Callable[[ConnectionEvents], object] = _ignore,
-        clock: IReactorTime | None = None,
+        clock: ReactorTime | None = None,
     ) -> None:
         super().__init__(
             what=what,

@@ -10,12 +10,13 @@ their own and nothing else ever touches the global one.
 from __future__ import annotations
 
 from contextlib import suppress
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, cast
 
 import zmq
 
 from ._authenticator import ZapHandler
 from ._errors import ConnectionClosed
+from ._reactors import ZmqReactor
 
 if TYPE_CHECKING:
     from ._connection import ZmqConnection
@@ -34,20 +35,21 @@ class ZmqFactory:
     .. versionadded:: 0.1.0
     """
 
-    #: The reactor every connection of this factory uses.
-    reactor: Any = None
+    #: The reactor every connection of this factory uses: the global reactor
+    #: unless one is given (or a subclass sets this attribute, as txZMQ allowed).
+    reactor: ZmqReactor = cast("ZmqReactor", None)
     #: ZeroMQ I/O threads for the context.
     ioThreads = 1
     #: Milliseconds a closing socket may keep trying to deliver queued messages.
     lingerPeriod = 100
 
-    def __init__(self, reactor: Any = None) -> None:
+    def __init__(self, reactor: ZmqReactor | None = None) -> None:
         if reactor is not None:
             self.reactor = reactor
-        elif self.reactor is None:
-            from twisted.internet import reactor  # noqa: PLC0415
+        elif getattr(type(self), "reactor", None) is None:
+            from twisted.internet import reactor as global_reactor  # noqa: PLC0415
 
-            self.reactor = reactor
+            self.reactor = global_reactor
         #: The live connections; shutdown() closes them all.
         self.connections: set[ZmqConnection] = set()
         #: The zmq.Context; None once the factory is shut down.

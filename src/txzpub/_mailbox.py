@@ -43,7 +43,6 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from twisted.internet.defer import Deferred, fail, succeed
-from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from ._core._buffer import (
@@ -56,6 +55,7 @@ from ._core._buffer import (
 from ._core._checks import checkCount, checkSeconds
 from ._core._construction import NoPublicConstructor
 from ._errors import ReceiveTimeout
+from ._reactors import ReactorTime
 from ._waiters import Waiters, deadline, fire
 
 __all__ = ["DEFAULT_BATCH_LIMIT", "Batches", "Mailbox"]
@@ -73,7 +73,7 @@ def _ignore(_: object) -> None:
 
 
 def _deadlineFor(
-    timeout: object, clock: IReactorTime | None, what: str
+    timeout: object, clock: ReactorTime | None, what: str
 ) -> Callable[[Deferred[Any]], Deferred[Any]]:
     """
     Check *timeout* now, before anything waits (a bad one must take nothing),
@@ -150,7 +150,7 @@ class Mailbox(Generic[T], metaclass=NoPublicConstructor):
         self,
         *,
         what: str,
-        clock: IReactorTime | None = None,
+        clock: ReactorTime | None = None,
         maxQueued: int = DEFAULT_MAX_QUEUED,
         overflow: OverflowPolicy = DEFAULT_OVERFLOW,
         onFull: Callable[[Any], object] = _ignore,

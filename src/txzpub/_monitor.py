@@ -25,7 +25,6 @@ import errno
 import os
 from collections.abc import Callable
 from contextlib import suppress
-from typing import Any
 
 import zmq
 from twisted.internet.defer import Deferred, fail, succeed
@@ -35,6 +34,7 @@ from zmq.utils.monitor import parse_monitor_message
 from ._core._lifecycle import ConnectionEvent, ConnectionEventKind
 from ._errors import ConnectionClosed
 from ._events import DEFAULT_MAX_EVENTS, ConnectionEvents
+from ._reactors import ZmqReactor
 from ._reader import SocketReader
 from ._waiters import Waiters
 
@@ -110,7 +110,7 @@ class ConnectionMonitor:
     def __init__(
         self,
         socket: zmq.Socket[bytes],
-        reactor: Any,
+        reactor: ZmqReactor,
         owner: object,
         onDisconnected: Callable[[str], object] | None = None,
     ) -> None:

@@ -63,6 +63,8 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer  # type: ignore[import-untyped]
 
+from ._reactors import ZmqReactor
+
 __all__ = [
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_TIME_BUDGET",
@@ -127,7 +129,7 @@ class SocketReader:
         self,
         socket: ReadableSocket,
         fd: int,
-        reactor: Any,
+        reactor: ZmqReactor,
         onBatch: Callable[[list[list[bytes]]], object],
         batchSize: int = DEFAULT_BATCH_SIZE,
         prefix: str = "txzpub",

@@ -25,10 +25,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IReactorTime
 
 from ._core._envelope import Envelope
 from ._errors import AlreadyReplied, TooManyRequests, ZmqRequestTimeoutError
+from ._reactors import ReactorTime
 from ._waiters import deadline
 
 __all__ = ["PendingRequests", "Request"]
@@ -39,7 +39,7 @@ class PendingRequests:
 
     __slots__ = ("_clock", "limit", "waiting")
 
-    def __init__(self, clock: IReactorTime, limit: int) -> None:
+    def __init__(self, clock: ReactorTime, limit: int) -> None:
         self._clock = clock
         self.limit = limit
         #: message id -> the Deferred its sender holds (txZMQ's ``_requests``).

@@ -69,11 +69,25 @@ class _ConnectionService(Service, Generic[C]):
         connectionClass: type[C] | None = None,
         **connectionOptions: Any,
     ) -> None:
+        if isinstance(endpoints, (str, bytes)):
+            msg = f"endpoints must be a ZmqEndpoint or a list of them, not {endpoints!r}"
+            raise TypeError(msg)
         self._endpoints = [endpoints] if isinstance(endpoints, ZmqEndpoint) else list(endpoints)
+        for each in self._endpoints:
+            if not isinstance(each, ZmqEndpoint):
+                msg = f"endpoints must be ZmqEndpoints, not {each!r} ({type(each).__name__})"
+                raise TypeError(msg)
+        if factory is not None and not isinstance(factory, ZmqFactory):
+            msg = f"factory must be a txzpub.ZmqFactory or None, not {factory!r}"
+            raise TypeError(msg)
+        if run is not None and not callable(run):
+            msg = f"run must be callable or None, not {run!r}"
+            raise TypeError(msg)
         self._givenFactory = factory
         self._run = run
         if connectionClass is not None:
             self.connectionClass = connectionClass
+        _checkOptions(self.connectionClass, connectionOptions)
         self._options = connectionOptions
         self._ownFactory: ZmqFactory | None = None
         self._running: Deferred[object] | None = None
@@ -144,6 +158,23 @@ class _ConnectionService(Service, Generic[C]):
                 factory.shutdown()
 
         return done.addBoth(finish)
+
+
+def _checkOptions(connectionClass: type[ZmqConnection], options: dict[str, Any]) -> None:
+    """
+    Options the connection's constructor would refuse are refused now, when
+    the service is built, not when twistd starts it.
+    """
+    try:
+        inspect.signature(connectionClass).bind(None, **options)  # None: the factory
+    except TypeError as error:
+        known = [
+            name
+            for name, parameter in inspect.signature(connectionClass).parameters.items()
+            if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+        ]
+        msg = f"{connectionClass.__name__} {error}; its options are {', '.join(known)}"
+        raise TypeError(msg) from None
 
 
 def _failed() -> Deferred[object]:

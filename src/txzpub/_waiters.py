@@ -26,12 +26,14 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+
+from ._reactors import ReactorTime
 
 __all__ = ["Waiters", "deadline", "fire"]
 
@@ -127,7 +129,7 @@ class Waiters(deque[Deferred[Any]]):
 def deadline(
     waiter: Deferred[T],
     seconds: float | None,
-    clock: IReactorTime,
+    clock: ReactorTime,
     timedOut: Callable[[], BaseException],
 ) -> Deferred[T]:
     """
@@ -143,4 +145,5 @@ def deadline(
             raise timedOut()
         return result
 
-    return waiter.addTimeout(seconds, clock, onTimeoutCancel=expire)
+    # Twisted types the clock nominally (IReactorTime); ours is the same shape.
+    return waiter.addTimeout(seconds, cast("IReactorTime", clock), onTimeoutCancel=expire)
