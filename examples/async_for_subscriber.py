@@ -14,9 +14,12 @@ when the tag is unsubscribed (after what was already queued) or the
 connection shuts down.
 """
 
+from __future__ import annotations
+
 import itertools
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import zmq
 from twisted.internet.defer import ensureDeferred
@@ -24,17 +27,21 @@ from twisted.internet.task import LoopingCall, react
 
 from txzpub import ZmqEndpoint, ZmqEndpointType, ZmqFactory, ZmqPubConnection, ZmqSubConnection
 
+if TYPE_CHECKING:
+    # The type Twisted gives its global reactor, the one react() passes to main.
+    from twisted.internet import _IReactorCommon as Reactor
 
-async def main(reactor, count):
+
+async def main(reactor: Reactor, count: int) -> None:
     factory = ZmqFactory(reactor)
     bind = ZmqEndpoint(ZmqEndpointType.bind, "tcp://127.0.0.1:0")  # port 0: any free port
     publisher = ZmqPubConnection(factory, bind)
-    address = publisher.socket.get(zmq.LAST_ENDPOINT).decode()
+    address = publisher.socket.get_string(zmq.LAST_ENDPOINT)
     sub = ZmqSubConnection(factory, ZmqEndpoint(ZmqEndpointType.connect, address))
 
     counter = itertools.count()
 
-    def publishSome():
+    def publishSome() -> None:
         n = next(counter)
         for symbol, base in (("AAPL", 150.0), ("GOOGL", 2800.0)):
             quote = {"symbol": symbol, "price": base + n / 4, "volume": 100 * (n + 1)}

@@ -11,28 +11,42 @@ exactly those, decoding JSON and falling back to raw bytes.
     python examples/json_data.py
 """
 
+from __future__ import annotations
+
 import json
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 import zmq
 from twisted.internet.defer import ensureDeferred
 from twisted.internet.task import react
 
-from txzpub import ZmqEndpoint, ZmqEndpointType, ZmqFactory, ZmqPubConnection, ZmqSubConnection
+from txzpub import (
+    Message,
+    ZmqEndpoint,
+    ZmqEndpointType,
+    ZmqFactory,
+    ZmqPubConnection,
+    ZmqSubConnection,
+)
 from txzpub.testing import waitForSubscription
 
+if TYPE_CHECKING:
+    # The type Twisted gives its global reactor, the one react() passes to main.
+    from twisted.internet import _IReactorCommon as Reactor
 
-def publish_json(publisher, data, topic):
+
+def publish_json(publisher: ZmqPubConnection, data: object, topic: bytes) -> None:
     publisher.publish(json.dumps(data).encode("utf-8"), topic)
 
 
-def publish_timestamped(publisher, data, topic):
+def publish_timestamped(publisher: ZmqPubConnection, data: object, topic: bytes) -> None:
     publish_json(
         publisher, {"timestamp": datetime.now(timezone.utc).isoformat(), "data": data}, topic
     )
 
 
-def show(message):
+def show(message: Message) -> None:
     topic = message.tag.decode()
     try:
         data = json.loads(message.body.decode("utf-8"))
@@ -45,11 +59,11 @@ def show(message):
         print(f"{topic}: {data}")
 
 
-async def main(reactor):
+async def main(reactor: Reactor) -> None:
     factory = ZmqFactory(reactor)
     bind = ZmqEndpoint(ZmqEndpointType.bind, "tcp://127.0.0.1:0")  # port 0: any free port
     publisher = ZmqPubConnection(factory, bind)
-    address = publisher.socket.get(zmq.LAST_ENDPOINT).decode()
+    address = publisher.socket.get_string(zmq.LAST_ENDPOINT)
     sub = ZmqSubConnection(factory, ZmqEndpoint(ZmqEndpointType.connect, address))
     weather = sub.subscribe(b"weather")
     stocks = sub.subscribe(b"stocks")

@@ -13,14 +13,22 @@ listens; then a subscriber to ``prices`` joins and prints the current price of
 each stock at once, without the publisher publishing again.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import zmq
 from twisted.internet.defer import ensureDeferred
 from twisted.internet.task import react
 
 from txzpub import ZmqEndpoint, ZmqEndpointType, ZmqFactory, ZmqPubConnection, ZmqSubConnection
 
+if TYPE_CHECKING:
+    # The type Twisted gives its global reactor, the one react() passes to main.
+    from twisted.internet import _IReactorCommon as Reactor
 
-async def main(reactor):
+
+async def main(reactor: Reactor) -> None:
     factory = ZmqFactory(reactor)
     bind = ZmqEndpoint(ZmqEndpointType.bind, "tcp://127.0.0.1:0")
     publisher = ZmqPubConnection(factory, bind, lastValueCache=True)
@@ -28,12 +36,12 @@ async def main(reactor):
     publisher.publish(b"2800.50", b"prices.GOOGL")
     publisher.publish(b"151.00", b"prices.AAPL")  # replaces 150.25 in the cache
     publisher.publish(b"sunny", b"weather.paris")  # not a price: never sent below
-    address = publisher.socket.get(zmq.LAST_ENDPOINT).decode()
+    address = publisher.socket.get_string(zmq.LAST_ENDPOINT)
     print("published 3 prices and the weather before anybody listened")
 
     late = ZmqSubConnection(factory, ZmqEndpoint(ZmqEndpointType.connect, address))
     prices = late.subscribe(b"prices")
-    current = {}
+    current: dict[str, str] = {}
     while len(current) < 2:
         message = await prices.next(timeout=10)
         current[message.tag.decode()] = message.body.decode()

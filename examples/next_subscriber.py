@@ -13,26 +13,41 @@ subscription keeps a queue per tag, so nothing published between two
 ``next()`` calls is lost, and the stock prices (not subscribed) never arrive.
 """
 
+from __future__ import annotations
+
 import itertools
 import sys
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
 
 import zmq
-from twisted.internet.defer import inlineCallbacks
+from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.task import LoopingCall, react
 
-from txzpub import ZmqEndpoint, ZmqEndpointType, ZmqFactory, ZmqPubConnection, ZmqSubConnection
+from txzpub import (
+    Message,
+    ZmqEndpoint,
+    ZmqEndpointType,
+    ZmqFactory,
+    ZmqPubConnection,
+    ZmqSubConnection,
+)
+
+if TYPE_CHECKING:
+    # The type Twisted gives its global reactor, the one react() passes to main.
+    from twisted.internet import _IReactorCommon as Reactor
 
 HEADLINES = ["Markets rally", "New bridge opens", "Local team wins", "Library extends hours"]
 CITIES = ["Paris", "Tokyo", "Lima"]
 
 
 @inlineCallbacks
-def main(reactor, rounds):
+def main(reactor: Reactor, rounds: int) -> Generator[Deferred[Any], Any, None]:
     factory = ZmqFactory(reactor)
     # Port 0: the system picks a free port; LAST_ENDPOINT says which.
     bind = ZmqEndpoint(ZmqEndpointType.bind, "tcp://127.0.0.1:0")
     publisher = ZmqPubConnection(factory, bind)
-    address = publisher.socket.get(zmq.LAST_ENDPOINT).decode()
+    address = publisher.socket.get_string(zmq.LAST_ENDPOINT)
 
     sub = ZmqSubConnection(factory, ZmqEndpoint(ZmqEndpointType.connect, address))
     # next(tag) would subscribe by itself on its first call; subscribing now
@@ -42,7 +57,7 @@ def main(reactor, rounds):
 
     counter = itertools.count()
 
-    def publishSome():
+    def publishSome() -> None:
         n = next(counter)
         publisher.publish(HEADLINES[n % len(HEADLINES)], b"news.world")
         publisher.publish(f"{CITIES[n % len(CITIES)]}: {15 + n % 10} C", b"weather.today")
@@ -53,9 +68,9 @@ def main(reactor, rounds):
     ticker.start(0.1)
     try:
         for _ in range(rounds):
-            news = yield sub.next(b"news")
+            news: Message = yield sub.next(b"news")
             print(f"news    [{news.tag.decode()}]: {news.body.decode()}")
-            weather = yield sub.next(b"weather")
+            weather: Message = yield sub.next(b"weather")
             print(f"weather [{weather.tag.decode()}]: {weather.body.decode()}")
     finally:
         ticker.stop()

@@ -16,10 +16,14 @@ queue pauses its reader when full (the default policy), so a slow consumer
 slows its pushers down instead.
 """
 
+from __future__ import annotations
+
 import sys
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
 
 import zmq
-from twisted.internet.defer import ensureDeferred, gatherResults, inlineCallbacks
+from twisted.internet.defer import Deferred, ensureDeferred, gatherResults, inlineCallbacks
 from twisted.internet.task import react
 
 from txzpub import (
@@ -31,14 +35,20 @@ from txzpub import (
     ZmqPushConnection,
 )
 
+if TYPE_CHECKING:
+    # The type Twisted gives its global reactor, the one react() passes to main.
+    from twisted.internet import _IReactorCommon as Reactor
 
-def boundAddress(connection):
+
+def boundAddress(connection: ZmqPushConnection | ZmqPullConnection) -> ZmqEndpoint:
     """The address a connection bound to port 0 got, to connect the others to."""
-    address = connection.socket.get(zmq.LAST_ENDPOINT).decode()
+    address = connection.socket.get_string(zmq.LAST_ENDPOINT)
     return ZmqEndpoint(ZmqEndpointType.connect, address)
 
 
-async def worker(name, tasks, results, done):
+async def worker(
+    name: bytes, tasks: ZmqPullConnection, results: ZmqPushConnection, done: dict[bytes, int]
+) -> None:
     """Square every task; the loop ends when the connection shuts down."""
     async for frames in tasks:  # each message is its list of frames
         number = int(frames[0])
@@ -47,14 +57,16 @@ async def worker(name, tasks, results, done):
 
 
 @inlineCallbacks
-def main(reactor, taskCount, workerCount):
+def main(
+    reactor: Reactor, taskCount: int, workerCount: int
+) -> Generator[Deferred[Any], Any, None]:
     factory = ZmqFactory(reactor)
     anyPort = ZmqEndpoint(ZmqEndpointType.bind, "tcp://127.0.0.1:0")
     ventilator = ZmqPushConnection(factory, anyPort)
     sink = ZmqPullConnection(factory, anyPort)
 
-    done = {}
-    loops = []
+    done: dict[bytes, int] = {}
+    loops: list[Deferred[None]] = []
     for n in range(1, workerCount + 1):
         name = b"worker-%d" % n
         tasks = ZmqPullConnection(factory, boundAddress(ventilator))
@@ -65,15 +77,16 @@ def main(reactor, taskCount, workerCount):
     # send queue (a PUSH with no peer is at its high-water mark). The first
     # worker to connect may get more than its share: PUSH balances over the
     # peers connected when it sends.
-    for number in range(1, taskCount + 1):
-        ventilator.push(b"%d" % number)
+    for n in range(1, taskCount + 1):
+        ventilator.push(b"%d" % n)
     print(f"ventilator: pushed {taskCount} tasks to {workerCount} workers")
 
-    squares = {}
+    squares: dict[int, int] = {}
     received = 0
     try:
         while received < taskCount:
-            _, number, square = yield sink.next(timeout=5)  # [worker, number, square]
+            frames: list[bytes] = yield sink.next(timeout=5)
+            _, number, square = frames  # [worker, number, square]
             squares[int(number)] = int(square)
             received += 1
     except ReceiveTimeout:

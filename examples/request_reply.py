@@ -15,6 +15,10 @@ fires.
     python examples/request_reply.py
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import zmq
 from twisted.internet.defer import ensureDeferred, gatherResults
 from twisted.internet.task import deferLater, react
@@ -28,17 +32,21 @@ from txzpub import (
     ZmqRequestTimeoutError,
 )
 
+if TYPE_CHECKING:
+    # The type Twisted gives its global reactor, the one react() passes to main.
+    from twisted.internet import _IReactorCommon as Reactor
+
 PRICES = {b"AAPL": b"150.25", b"GOOGL": b"2800.50", b"MSFT": b"415.10"}
 #: Seconds the service takes to look a symbol up; SLOW takes longer than the client waits.
 DELAYS = {b"AAPL": 0.3, b"GOOGL": 0.1, b"MSFT": 0.2, b"SLOW": 5.0}
 
 
-async def main(reactor):
+async def main(reactor: Reactor) -> None:
     factory = ZmqFactory(reactor)
     service = ZmqREPConnection(factory, ZmqEndpoint(ZmqEndpointType.bind, "tcp://127.0.0.1:0"))
-    address = service.socket.get(zmq.LAST_ENDPOINT).decode()
+    address = service.socket.get_string(zmq.LAST_ENDPOINT)
 
-    async def lookUp(command, symbol):
+    async def lookUp(command: bytes, symbol: bytes) -> list[bytes]:
         """The handler: the request's frames in, the reply's frames out."""
         await deferLater(reactor, DELAYS.get(symbol, 0), lambda: None)
         if command != b"price":
@@ -51,7 +59,7 @@ async def main(reactor):
     symbols = [b"AAPL", b"GOOGL", b"MSFT", b"SLOW"]
     print(f"requests, all sent at once: {b', '.join(symbols).decode()}")
 
-    async def ask(symbol):
+    async def ask(symbol: bytes) -> None:
         try:
             # Fires with the reply's frames, or fails if none came within 2 s.
             status, value = await client.sendMsg(b"price", symbol, timeout=2)

@@ -17,12 +17,21 @@ drops such a message silently; txzpub's logs it, as the last step shows (the
 warning goes to stderr).
 """
 
+from __future__ import annotations
+
 import sys
+from typing import TYPE_CHECKING, cast
 
 import zmq
-from twisted.internet.defer import ensureDeferred, gatherResults
+from twisted.internet.defer import Deferred, ensureDeferred, gatherResults
 from twisted.internet.task import deferLater, react
-from twisted.logger import LogLevel, globalLogBeginner, textFileLogObserver
+from twisted.logger import (
+    ILogObserver,
+    LogEvent,
+    LogLevel,
+    globalLogBeginner,
+    textFileLogObserver,
+)
 
 from txzpub import (
     ZmqDealerConnection,
@@ -32,11 +41,15 @@ from txzpub import (
     ZmqRouterConnection,
 )
 
+if TYPE_CHECKING:
+    # The type Twisted gives its global reactor, the one react() passes to main.
+    from twisted.internet import _IReactorCommon as Reactor
+
 #: Each worker's routing id, and the seconds it takes per job.
 WORKERS = {b"worker-fast": 0.01, b"worker-medium": 0.03, b"worker-slow": 0.09}
 
 
-async def work(reactor, dealer, seconds):
+async def work(reactor: Reactor, dealer: ZmqDealerConnection, seconds: float) -> None:
     """One worker: ready, then a job at a time until the connection shuts down."""
     dealer.sendMsg(b"ready")
     async for frames in dealer:
@@ -45,23 +58,28 @@ async def work(reactor, dealer, seconds):
         dealer.sendMultipart([b"done", jobId, text.upper()])  # and asks for the next job
 
 
-async def main(reactor, jobCount):
+async def main(reactor: Reactor, jobCount: int) -> None:
     warnings = textFileLogObserver(sys.stderr)
+
+    def warningsOnly(event: LogEvent) -> None:
+        if event["log_level"] >= LogLevel.warn:
+            warnings(event)
+
+    # cast: a function is a log observer, but mypy cannot see zope interfaces.
     globalLogBeginner.beginLoggingTo(
-        [lambda event: event["log_level"] >= LogLevel.warn and warnings(event)],
-        redirectStandardIO=False,
+        [cast("ILogObserver", warningsOnly)], redirectStandardIO=False
     )
     factory = ZmqFactory(reactor)
     broker = ZmqRouterConnection(factory, ZmqEndpoint(ZmqEndpointType.bind, "tcp://127.0.0.1:0"))
-    address = ZmqEndpoint(ZmqEndpointType.connect, broker.socket.get(zmq.LAST_ENDPOINT).decode())
+    address = ZmqEndpoint(ZmqEndpointType.connect, broker.socket.get_string(zmq.LAST_ENDPOINT))
 
-    workers = []
+    workers: list[Deferred[None]] = []
     for identity, seconds in WORKERS.items():
         dealer = ZmqDealerConnection(factory, address, identity=identity)
         workers.append(ensureDeferred(work(reactor, dealer, seconds)))
 
     jobs = [(b"%d" % n, b"job number %d" % n) for n in range(1, jobCount + 1)]
-    results = {}
+    results: dict[bytes, bytes] = {}
     doneBy = dict.fromkeys(WORKERS, 0)
     while len(results) < jobCount:
         senderId, frames = await broker.next(timeout=5)

@@ -11,12 +11,21 @@ certificate with ``CurveKeyPair.load("server.key_secret")`` and the allowed
 clients' public ones with ``loadPublicKey("alice.key")``.
 """
 
+from __future__ import annotations
+
 import sys
+from typing import TYPE_CHECKING, cast
 
 import zmq
 from twisted.internet.defer import ensureDeferred
 from twisted.internet.task import react
-from twisted.logger import LogLevel, globalLogBeginner, textFileLogObserver
+from twisted.logger import (
+    ILogObserver,
+    LogEvent,
+    LogLevel,
+    globalLogBeginner,
+    textFileLogObserver,
+)
 
 from txzpub import (
     ConnectionEventKind,
@@ -30,19 +39,28 @@ from txzpub import (
     ZmqSubConnection,
 )
 
+if TYPE_CHECKING:
+    # The type Twisted gives its global reactor, the one react() passes to main.
+    from twisted.internet import _IReactorCommon as Reactor
 
-async def main(reactor):
+
+async def main(reactor: Reactor) -> None:
     warnings = textFileLogObserver(sys.stderr)
+
+    def warningsOnly(event: LogEvent) -> None:
+        if event["log_level"] >= LogLevel.warn:
+            warnings(event)
+
+    # cast: a function is a log observer, but mypy cannot see zope interfaces.
     globalLogBeginner.beginLoggingTo(
-        [lambda event: event["log_level"] >= LogLevel.warn and warnings(event)],
-        redirectStandardIO=False,
+        [cast("ILogObserver", warningsOnly)], redirectStandardIO=False
     )
     server, aliceKeys, malloryKeys = (CurveKeyPair.generate() for _ in range(3))
     factory = ZmqFactory(reactor)
     bind = ZmqEndpoint(ZmqEndpointType.bind, "tcp://127.0.0.1:0")
     security = CurveServer(server, allowKeys=[aliceKeys.publicKey])
     publisher = ZmqPubConnection(factory, bind, security=security)
-    bound = publisher.socket.get(zmq.LAST_ENDPOINT).decode()  # the port 0 chose
+    bound = publisher.socket.get_string(zmq.LAST_ENDPOINT)  # the port 0 chose
     address = ZmqEndpoint(ZmqEndpointType.connect, bound)
 
     mallory = ZmqSubConnection(factory, security=CurveClient(malloryKeys, server.publicKey))

@@ -14,23 +14,38 @@ default 2) connect and subscribe to ``news``. The publisher waits with
 message, which every subscriber receives as its very first.
 """
 
+from __future__ import annotations
+
 import sys
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
 
 import zmq
-from twisted.internet.defer import gatherResults, inlineCallbacks
+from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks
 from twisted.internet.task import react
 
-from txzpub import ZmqEndpoint, ZmqEndpointType, ZmqFactory, ZmqPubConnection, ZmqSubConnection
+from txzpub import (
+    Message,
+    ZmqEndpoint,
+    ZmqEndpointType,
+    ZmqFactory,
+    ZmqPubConnection,
+    ZmqSubConnection,
+)
+
+if TYPE_CHECKING:
+    # The type Twisted gives its global reactor, the one react() passes to main.
+    from twisted.internet import _IReactorCommon as Reactor
 
 
 @inlineCallbacks
-def main(reactor, count):
+def main(reactor: Reactor, count: int) -> Generator[Deferred[Any], Any, None]:
     factory = ZmqFactory(reactor)
     publisher = ZmqPubConnection(factory, ZmqEndpoint(ZmqEndpointType.bind, "tcp://127.0.0.1:0"))
-    address = publisher.socket.get(zmq.LAST_ENDPOINT).decode()
+    address = publisher.socket.get_string(zmq.LAST_ENDPOINT)
     try:
         # The subscribers join after the publisher started: the slow joiners.
-        firsts = []
+        firsts: list[Deferred[Message]] = []
         for _ in range(count):
             sub = ZmqSubConnection(factory, ZmqEndpoint(ZmqEndpointType.connect, address))
             firsts.append(sub.next(b"news"))  # subscribes to b"news"
@@ -40,7 +55,7 @@ def main(reactor, count):
         print(f"{count} subscriber(s) ready: {dict(publisher.subscriptions)}")
         publisher.publish(b"the very first message", b"news.first")
 
-        messages = yield gatherResults(firsts)
+        messages: list[Message] = yield gatherResults(firsts)
         for n, message in enumerate(messages, 1):
             print(f"subscriber {n} got [{message.tag.decode()}]: {message.body.decode()}")
     finally:

@@ -14,51 +14,69 @@ A message goes to every subscription whose prefix matches its topic, so
 queues; the ``b"news"`` loop skips what a more specific handler takes.
 """
 
+from __future__ import annotations
+
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import zmq
-from twisted.internet.defer import ensureDeferred, gatherResults
+from twisted.internet.defer import Deferred, ensureDeferred, gatherResults
 from twisted.internet.task import LoopingCall, react
 
-from txzpub import ZmqEndpoint, ZmqEndpointType, ZmqFactory, ZmqPubConnection, ZmqSubConnection
+from txzpub import (
+    Message,
+    Subscription,
+    ZmqEndpoint,
+    ZmqEndpointType,
+    ZmqFactory,
+    ZmqPubConnection,
+    ZmqSubConnection,
+)
+
+if TYPE_CHECKING:
+    # The type Twisted gives its global reactor, the one react() passes to main.
+    from twisted.internet import _IReactorCommon as Reactor
 
 
 class SmartSubscriber:
     """Routes each message of a ZmqSubConnection to its most specific handler."""
 
-    def __init__(self, connection):
+    def __init__(self, connection: ZmqSubConnection) -> None:
         self.connection = connection
-        self.prefixes = []
+        self.prefixes: list[bytes] = []
         #: One Deferred per handler loop; each fires when its loop ends.
-        self.loops = []
+        self.loops: list[Deferred[None]] = []
 
-    def add_topic_handler(self, topic_prefix, handler):
+    def add_topic_handler(self, topic_prefix: bytes, handler: Callable[[Message], None]) -> None:
         subscription = self.connection.subscribe(topic_prefix)
         self.prefixes.append(topic_prefix)
         self.loops.append(ensureDeferred(self._consume(subscription, handler)))
 
-    async def _consume(self, subscription, handler):
+    async def _consume(
+        self, subscription: Subscription, handler: Callable[[Message], None]
+    ) -> None:
         async for message in subscription:  # ends when the connection shuts down
             if self._mostSpecific(message.tag) == subscription.tag:
                 handler(message)
 
-    def _mostSpecific(self, tag):
+    def _mostSpecific(self, tag: bytes) -> bytes:
         return max((prefix for prefix in self.prefixes if tag.startswith(prefix)), key=len)
 
 
-def handle_news(message):
+def handle_news(message: Message) -> None:
     print(f"📰 News [{message.tag.decode()}]: {message.body.decode()}")
 
 
-def handle_breaking_news(message):
+def handle_breaking_news(message: Message) -> None:
     print(f"🚨 BREAKING [{message.tag.decode()}]: {message.body.decode()}")
 
 
-def handle_sports(message):
+def handle_sports(message: Message) -> None:
     print(f"⚽ Sports [{message.tag.decode()}]: {message.body.decode()}")
 
 
-def handle_weather(message):
+def handle_weather(message: Message) -> None:
     print(f"🌤 Weather [{message.tag.decode()}]: {message.body.decode()}")
 
 
@@ -71,11 +89,11 @@ TOPICS = [
 ]
 
 
-async def main(reactor, seconds):
+async def main(reactor: Reactor, seconds: float) -> None:
     factory = ZmqFactory(reactor)
     bind = ZmqEndpoint(ZmqEndpointType.bind, "tcp://127.0.0.1:0")  # port 0: any free port
     publisher = ZmqPubConnection(factory, bind)
-    address = publisher.socket.get(zmq.LAST_ENDPOINT).decode()
+    address = publisher.socket.get_string(zmq.LAST_ENDPOINT)
 
     subscriber = SmartSubscriber(
         ZmqSubConnection(factory, ZmqEndpoint(ZmqEndpointType.connect, address))
@@ -85,7 +103,7 @@ async def main(reactor, seconds):
     subscriber.add_topic_handler(b"news.sports", handle_sports)
     subscriber.add_topic_handler(b"weather", handle_weather)
 
-    def publishRound():
+    def publishRound() -> None:
         for tag, body in TOPICS:
             publisher.publish(body, tag)
 
@@ -93,11 +111,12 @@ async def main(reactor, seconds):
     ticker.clock = reactor
     ticker.start(0.25)
 
-    def stop():
+    def stop() -> None:
         ticker.stop()
         factory.shutdown()  # ends every handler loop
 
-    reactor.callLater(seconds, stop)
+    # The same reactor, typed by txzpub: mypy misreads methods called on a zope interface.
+    factory.reactor.callLater(seconds, stop)
     await gatherResults(subscriber.loops)
 
 

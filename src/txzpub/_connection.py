@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import errno
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 import zmq
 from twisted.internet.interfaces import IReadDescriptor
@@ -44,6 +44,8 @@ __all__ = [
 ]
 
 _log = Logger()
+
+V = TypeVar("V")
 
 _HINTS = {
     errno.EADDRINUSE: "another socket or process holds it; choose a free port or stop that one",
@@ -107,7 +109,7 @@ def _checkClass(cls: type[ZmqConnection]) -> int:
     return cls.socketType
 
 
-class ReadOnlyView:
+class ReadOnlyView(Generic[V]):
     """
     A read-only attribute computed by *getter* (``sub.subscriptions``).
 
@@ -115,10 +117,16 @@ class ReadOnlyView:
     of the same name (``self.subscriptions = ...``) keeps its own.
     """
 
-    def __init__(self, getter: Callable[[Any], object]) -> None:
+    def __init__(self, getter: Callable[[Any], V]) -> None:
         self._getter = getter
 
-    def __get__(self, instance: object, owner: object = None) -> Any:
+    @overload
+    def __get__(self, instance: None, owner: object = None) -> ReadOnlyView[V]: ...
+
+    @overload
+    def __get__(self, instance: object, owner: object = None) -> V: ...
+
+    def __get__(self, instance: object, owner: object = None) -> ReadOnlyView[V] | V:
         if instance is None:
             return self
         return self._getter(instance)

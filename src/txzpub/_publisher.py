@@ -36,7 +36,7 @@ cache (``_core._lastvalue``) and the connection's send queue (``_sendqueue``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import zmq
@@ -103,7 +103,7 @@ class ZmqPubConnection(ZmqConnection):
     #: A live, read-only mapping: subscribed prefix (bytes) -> how many peers
     #: subscribe to it (see the module docstring). Prefixes with no subscriber
     #: are absent. ``.. versionadded:: 0.1.0``
-    subscriptions = ReadOnlyView(lambda self: self._listen().view)
+    subscriptions = ReadOnlyView[Mapping[bytes, int]](lambda self: self._listen().view)
 
     def __init__(
         self,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from inspect import iscoroutine
 from typing import Any
 
@@ -55,9 +55,11 @@ __all__ = ["Handler", "ZmqREPConnection", "ZmqREQConnection"]
 
 _log = Logger()
 
-#: What serve() calls: the request's parts in, the reply's parts out (or a
-#: Deferred or coroutine of them).
-Handler = Callable[..., Any]
+#: A reply: one frame, or a list of frames.
+Reply = bytes | str | Sequence[bytes | str]
+#: What serve() calls: the request's parts in, the reply out (or a Deferred or
+#: coroutine of it).
+Handler = Callable[..., Reply | Deferred[Reply] | Coroutine[Any, Any, Reply]]
 
 
 class _FreshIds:
