@@ -2,7 +2,7 @@
 One version: ``txzpub.__version__``, defined once in ``_version.py``.
 
 pyproject.toml reads it from there; no ``.. versionadded::`` in the code names
-a later one; the README and the changelog fragments name no other txzpub
+a later one; the README, the docs and the changelog fragments name no other txzpub
 release. Versions are compared as tuples of ints (no packaging dependency).
 """
 
@@ -69,7 +69,11 @@ def test_pyprojectTakesTheVersionFromVersionModule() -> None:
     assert "version" not in pyproject["project"], "the version is dynamic, not written here"
     assert "version" in pyproject["project"]["dynamic"]
     path = pyproject["tool"]["hatch"]["version"]["path"]
-    assert (ROOT / path).resolve() == Path(_version.__file__).resolve()
+    declared, imported = (ROOT / path).resolve(), Path(_version.__file__).resolve()
+    if imported.is_relative_to(ROOT):
+        assert declared == imported
+    else:  # the installed wheel, tested from its unpacked sdist (nox -s dist): a copy
+        assert declared.read_bytes() == imported.read_bytes()
     # What hatch reads from that file: the one assignment to __version__.
     assignments = re.findall(
         r"^__version__\s*=\s*[\"']([^\"']+)[\"']", (ROOT / path).read_text("utf-8"), re.MULTILINE
@@ -109,9 +113,20 @@ def test_releaseNumbersMatchTheRules() -> None:
     assert releaseNumbers("1.5x txZMQ, 2.7 MiB, Python 3.10+") == set()
 
 
-def test_readmeNamesOnlyTheCurrentRelease() -> None:
-    named = releaseNumbers((ROOT / "README.md").read_text("utf-8"))
-    assert named <= {txzpub.__version__}
+@pytest.mark.parametrize(
+    "page",
+    [
+        "README.md",
+        *sorted(
+            path.relative_to(ROOT).as_posix()
+            for path in (ROOT / "docs").rglob("*.md")
+            if "_build" not in path.parts
+        ),
+    ],
+)
+def test_readmeAndDocsNameOnlyTheCurrentRelease(page: str) -> None:
+    named = releaseNumbers((ROOT / page).read_text("utf-8"))
+    assert named <= {txzpub.__version__}, page
 
 
 @pytest.mark.parametrize(
