@@ -3,8 +3,9 @@ txzpub's benchmark suite (issue 3): txzpub side by side with txZMQ 1.0.0,
 zmq.asyncio and raw pyzmq, in one run.
 
     python bench/run.py [--quick] [--json out.json] [--repeats N] [--only WORKLOAD ...]
-                        [--profile DIR]
-    nox -s bench -- --quick --json bench/results/latest.json
+                        [--profile DIR] [--plot DIR]
+    python bench/run.py --plot-from out.json --plot DIR    # redraw the charts of a saved run
+    nox -s bench -- --quick --json bench/results/latest.json --plot bench/results
 
 Workloads (``--only`` takes these keys): sub100, sub4k (subscriber throughput),
 pub (publisher throughput), latency (one-way p50/p99 at 10k msgs/s), fairness
@@ -35,6 +36,7 @@ import sys
 import time
 from importlib import metadata
 from pathlib import Path
+from types import ModuleType
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -58,6 +60,29 @@ def _version(name: str) -> str | None:
         return None
 
 
+def machine() -> dict:
+    """CPU count, CPU model (from /proc/cpuinfo, where there is one) and OS."""
+    model = None
+    try:
+        for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
+            if line.startswith("model name") and ":" in line:
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    system = f"{platform.system()} {platform.release()}"
+    try:
+        release = platform.freedesktop_os_release().get("PRETTY_NAME")
+    except OSError:
+        release = None
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model or platform.processor() or None,
+        "os": f"{release}, {system}" if release else system,
+        "platform": platform.platform(),
+    }
+
+
 def log(text: str) -> None:
     sys.stderr.write(text + "\n")
     sys.stderr.flush()
@@ -75,12 +100,15 @@ def brief(workload: Workload, outcome: dict) -> str:
     return text
 
 
-def runWorkload(workload: Workload, repeats: int) -> dict[str, list[dict | None]]:
+def runWorkload(
+    workload: Workload, repeats: int, progress: Progress | None = None
+) -> dict[str, list[dict | None]]:
     """Run the variants interleaved, *repeats* rounds; None marks a run not made."""
     results: dict[str, list[dict | None]] = {v.name: [] for v in workload.variants}
     retired: dict[str, str] = {}
+    progress = progress or Progress({workload.key: repeats * len(workload.variants)})
     try:
-        _rounds(workload, repeats, results, retired)
+        _rounds(workload, repeats, results, retired, progress)
     except KeyboardInterrupt:
         # Children are already killed (runPair's finally); keep what was measured.
         log(f"  [{workload.key}] interrupted")
@@ -89,18 +117,60 @@ def runWorkload(workload: Workload, repeats: int) -> dict[str, list[dict | None]
     return results
 
 
+class Progress:
+    """One stderr line per measurement: step N of M, time elapsed, and a rough time left."""
+
+    def __init__(self, plan: dict[str, int]) -> None:
+        self.plan = plan  # workload key -> measurements (variants x rounds)
+        self.done = dict.fromkeys(plan, 0)
+        self.measured = dict.fromkeys(plan, 0)
+        self.spent = dict.fromkeys(plan, 0.0)
+        self.began = time.monotonic()
+
+    def step(self, key: str, seconds: float | None) -> str:
+        """Count one measurement of *key* (None: not made) and say where the run stands."""
+        self.done[key] += 1
+        if seconds is not None:
+            self.measured[key] += 1
+            self.spent[key] += seconds
+        done, total = sum(self.done.values()), sum(self.plan.values())
+        text = f"step {done}/{total}, {_clock(time.monotonic() - self.began)} elapsed"
+        left = self.left()
+        return text if left is None else f"{text}, ~{_clock(left)} left"
+
+    def left(self) -> float | None:
+        """Each workload's remaining steps at its own mean so far, else at the overall mean."""
+        measured = sum(self.measured.values())
+        if not measured:
+            return None
+        overall = sum(self.spent.values()) / measured
+        return sum(
+            (self.plan[k] - self.done[k])
+            * (self.spent[k] / self.measured[k] if self.measured[k] else overall)
+            for k in self.plan
+        )
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes}:{secs:02d}"
+
+
 class Interrupted(Exception):
     def __init__(self, results: dict) -> None:
         super().__init__("interrupted")
         self.results = results
 
 
-def _rounds(workload: Workload, repeats: int, results: dict, retired: dict) -> None:
+def _rounds(
+    workload: Workload, repeats: int, results: dict, retired: dict, progress: Progress
+) -> None:
     for round_ in range(repeats):
         for variant in workload.variants:
             runs = results[variant.name]
             if variant.name in retired:
                 runs.append(None)
+                progress.step(workload.key, None)
                 continue
             started = time.monotonic()
             try:
@@ -109,9 +179,10 @@ def _rounds(workload: Workload, repeats: int, results: dict, retired: dict) -> N
                 outcome = {"error": f"harness: {error!r}"}
             outcome["wall_s"] = round(time.monotonic() - started, 2)
             runs.append(outcome)
+            where = progress.step(workload.key, outcome["wall_s"])
             log(
                 f"  [{workload.key} {round_ + 1}/{repeats}] {variant.name}: "
-                f"{brief(workload, outcome)} ({outcome['wall_s']:.1f} s)"
+                f"{brief(workload, outcome)} ({outcome['wall_s']:.1f} s) | {where}"
             )
             made = [r for r in runs if r is not None]
             failed = [r for r in made if "error" in r]
@@ -355,7 +426,24 @@ def main() -> int:
         metavar="DIR",
         help="write a cProfile .prof of every Twisted subscriber run into DIR",
     )
+    parser.add_argument(
+        "--plot",
+        metavar="DIR",
+        help="also draw SVG charts of the run into DIR (needs matplotlib: the bench group)",
+    )
+    parser.add_argument(
+        "--plot-from",
+        metavar="FILE",
+        help="run nothing: draw the charts of a saved --json FILE (with --plot DIR)",
+    )
     args = parser.parse_args()
+    if args.plot_from and not args.plot:
+        parser.error("--plot-from needs --plot DIR")
+    plotter = _plotter(parser) if args.plot else None
+    if args.plot_from:
+        saved = json.loads(Path(args.plot_from).read_text())
+        _draw(plotter, saved, args.plot)
+        return 0
     if args.profile:
         Path(args.profile).mkdir(parents=True, exist_ok=True)
         os.environ["TXZPUB_BENCH_PROFILE"] = str(Path(args.profile).resolve())
@@ -365,26 +453,30 @@ def main() -> int:
     chosen = [w for w in _workloads.allWorkloads(settings) if not args.only or w.key in args.only]
     meta = {
         "versions": versions(),
-        "cpus": os.cpu_count(),
-        "platform": platform.platform(),
+        **machine(),
         "quick": args.quick,
         "repeats": repeats,
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
     info = ", ".join(f"{k} {v}" for k, v in meta["versions"].items() if v)
+    cpus = f"{meta['cpus']} CPUs" + (f" ({meta['cpu_model']})" if meta["cpu_model"] else "")
     print(f"## txzpub benchmarks ({'quick, ' if args.quick else ''}{repeats} interleaved repeats)")
-    print(f"\n{info}; {meta['cpus']} CPUs; {meta['platform']}; {meta['started']}\n")
+    print(f"\n{info}; {cpus}; {meta['platform']}; {meta['started']}\n")
     sys.stdout.flush()
 
     began = time.monotonic()
     report: dict = {"meta": meta, "workloads": {}}
     summaries: dict[str, dict] = {}
     stop = False
-    for workload in chosen:
-        rounds = min(repeats, workload.maxRepeats or repeats)
-        log(f"{workload.title}: {len(workload.variants)} variants x {rounds} rounds")
+    rounds = {w.key: min(repeats, w.maxRepeats or repeats) for w in chosen}
+    progress = Progress({w.key: rounds[w.key] * len(w.variants) for w in chosen})
+    for number, workload in enumerate(chosen, 1):
+        log(
+            f"{workload.title} [{workload.key}, workload {number}/{len(chosen)}]: "
+            f"{len(workload.variants)} variants x {rounds[workload.key]} rounds"
+        )
         try:
-            results = runWorkload(workload, rounds)
+            results = runWorkload(workload, rounds[workload.key], progress)
         except Interrupted as interrupted:
             results, stop = interrupted.results, True
         summary = summaries[workload.key] = summarize(workload, results)
@@ -393,7 +485,7 @@ def main() -> int:
         report["workloads"][workload.key] = {
             "title": workload.title,
             "setup": workload.setup,
-            "rounds": rounds,
+            "rounds": rounds[workload.key],
             "runs": results,
             "summary": summary,
         }
@@ -410,7 +502,28 @@ def main() -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(report, indent=1, default=str) + "\n")
         print(f"JSON: {path}")
+    if plotter is not None:
+        _draw(plotter, report, args.plot)
     return 0
+
+
+def _plotter(parser: argparse.ArgumentParser) -> ModuleType:
+    """bench._plot, imported only for --plot: matplotlib is a bench-only dependency."""
+    try:
+        from bench import _plot
+    except ImportError as error:
+        parser.error(
+            f"--plot needs matplotlib ({error}): pip install matplotlib, "
+            "or the 'bench' dependency group (nox -s bench has it)"
+        )
+    return _plot
+
+
+def _draw(plotter: ModuleType | None, report: dict, outdir: str) -> None:
+    assert plotter is not None
+    for path in plotter.plot(report, Path(outdir)):
+        size = path.stat().st_size / 1024
+        print(f"Chart: {path} ({size:.0f} KB)")
 
 
 if __name__ == "__main__":
