@@ -149,3 +149,26 @@ def test_badArgumentsAreRefusedWhenTheServiceIsBuilt() -> None:
         SubscriberService(endpoint, factory=object())  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="run must be callable"):
         SubscriberService(endpoint, run=42)  # type: ignore[arg-type]
+
+
+def test_badOptionValuesAreRefusedWhenTheServiceIsBuilt() -> None:
+    endpoint = ZmqEndpoint(ZmqEndpointType.connect, "tcp://127.0.0.1:5555")
+    with pytest.raises(ValueError, match="maxQueued must be >= 1"):
+        SubscriberService(endpoint, maxQueued=0)
+    with pytest.raises(TypeError, match="maxMessageSize must be"):
+        PublisherService(endpoint, maxMessageSize=1.5)
+
+
+def test_aSubclassConstructorIsNotRunEarly() -> None:
+    """Only txzpub's own constructors are rehearsed: a subclass's side effects are its own."""
+    built: list[object] = []
+
+    class Counting(ZmqSubConnection):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            built.append(self)
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    SubscriberService(
+        ZmqEndpoint(ZmqEndpointType.connect, "tcp://127.0.0.1:5555"), connectionClass=Counting
+    )
+    assert built == []

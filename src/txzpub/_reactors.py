@@ -23,7 +23,11 @@ class ReactorTime(Protocol):
     """A clock: what timeouts need (``IReactorTime``'s shape)."""
 
     def callLater(
-        self, delay: float, function: Callable[..., Any], /, *args: object, **kwargs: object
+        self,
+        delay: float,
+        callable: Callable[..., object],  # noqa: A002 - Twisted's name
+        *args: object,
+        **kw: object,
     ) -> IDelayedCall: ...
 
     def seconds(self) -> float: ...
@@ -42,10 +46,9 @@ class ZmqReactor(ReactorTime, Protocol):
         self,
         phase: str,
         eventType: str,
-        function: Callable[..., Any],
-        /,
-        *args: object,
-        **kwargs: object,
+        callable: Callable[..., Any],  # noqa: A002 - Twisted's name
+        *args: Any,
+        **kwargs: Any,
     ) -> Any: ...
 
     def removeSystemEventTrigger(self, triggerID: Any) -> None: ...

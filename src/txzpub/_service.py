@@ -36,6 +36,7 @@ from typing import Any, Generic, TypeVar
 
 from twisted.application.service import Service
 from twisted.internet.defer import CancelledError, Deferred, ensureDeferred, succeed
+from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -162,8 +163,9 @@ class _ConnectionService(Service, Generic[C]):
 
 def _checkOptions(connectionClass: type[ZmqConnection], options: dict[str, Any]) -> None:
     """
-    Options the connection's constructor would refuse are refused now, when
-    the service is built, not when twistd starts it.
+    Options the connection's constructor would refuse (unknown names, bad
+    values) are refused now, when the service is built, not when twistd
+    starts it.
     """
     try:
         inspect.signature(connectionClass).bind(None, **options)  # None: the factory
@@ -175,6 +177,15 @@ def _checkOptions(connectionClass: type[ZmqConnection], options: dict[str, Any])
         ]
         msg = f"{connectionClass.__name__} {error}; its options are {', '.join(known)}"
         raise TypeError(msg) from None
+    if connectionClass.__init__.__module__.startswith("txzpub."):
+        # The values too: build the connection once, attached to nothing, on a
+        # factory and a reactor of its own, and close it. (Not for a subclass
+        # with its own constructor, whose side effects are its own.)
+        rehearsal = ZmqFactory(MemoryReactorClock())  # type: ignore[no-untyped-call]
+        try:
+            connectionClass(rehearsal, **options).shutdown()
+        finally:
+            rehearsal.shutdown()
 
 
 def _failed() -> Deferred[object]:
