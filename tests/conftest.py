@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, settings
-from twisted.logger import globalLogPublisher
+from twisted.logger import LogLevel, globalLogPublisher
 
 from txzpub import ZmqFactory
 
@@ -82,3 +82,17 @@ def logged() -> Iterator[list[dict[str, object]]]:
     globalLogPublisher.addObserver(events.append)
     yield events
     globalLogPublisher.removeObserver(events.append)
+
+
+@pytest.fixture
+def errors() -> Iterator[list[dict[str, object]]]:
+    """Every twisted.logger event at level error or above (or with a failure) during the test."""
+    events: list[dict[str, object]] = []
+
+    def observer(event: dict[str, object]) -> None:
+        if event.get("log_level") in (LogLevel.error, LogLevel.critical) or "log_failure" in event:
+            events.append(event)
+
+    globalLogPublisher.addObserver(observer)
+    yield events
+    globalLogPublisher.removeObserver(observer)

@@ -36,14 +36,13 @@ import ast
 import gc
 import re
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_twisted
 from twisted.internet.defer import Deferred
-from twisted.logger import LogLevel, formatEvent, globalLogPublisher
+from twisted.logger import formatEvent
 
 import txzpub
 import txzpub.testing
@@ -121,20 +120,6 @@ def compileBlock(code: str, filename: str, firstLine: int) -> Any:
     ast.fix_missing_locations(tree)
     ast.increment_lineno(tree, firstLine - 1)
     return compile(tree, filename, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
-
-
-@pytest.fixture
-def errors() -> Iterator[list[dict[str, Any]]]:
-    """Every twisted.logger event at level error or above while the test runs."""
-    events: list[dict[str, Any]] = []
-
-    def observer(event: dict[str, Any]) -> None:
-        if event.get("log_level") in (LogLevel.error, LogLevel.critical) or "log_failure" in event:
-            events.append(event)
-
-    globalLogPublisher.addObserver(observer)
-    yield events
-    globalLogPublisher.removeObserver(observer)
 
 
 def test_pagesFound() -> None:

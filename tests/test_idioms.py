@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import gc
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ import pytest
 import pytest_twisted
 from twisted.internet import defer, reactor
 from twisted.internet.defer import Deferred
-from twisted.logger import LogLevel, formatEvent, globalLogPublisher
+from twisted.logger import formatEvent
 from twisted.python.failure import Failure
 
 from txzpub import ConnectionClosed, ZmqFactory, ZmqPubConnection, ZmqSubConnection
@@ -93,20 +93,6 @@ def runReadme(
     }
     exec(compile(readmeBlock(defines), f"README.md: {defines}()", "exec"), names)  # noqa: S102 - the README's own code
     return names, readmeDefer
-
-
-@pytest.fixture
-def errors() -> Iterator[list[dict[str, Any]]]:
-    """Every twisted.logger event at level error or above while the test runs."""
-    events: list[dict[str, Any]] = []
-
-    def observer(event: dict[str, Any]) -> None:
-        if event.get("log_level") in (LogLevel.error, LogLevel.critical) or "log_failure" in event:
-            events.append(event)
-
-    globalLogPublisher.addObserver(observer)
-    yield events
-    globalLogPublisher.removeObserver(observer)
 
 
 def collectedErrors(errors: list[dict[str, Any]]) -> list[str]:
