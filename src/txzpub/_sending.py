@@ -13,7 +13,7 @@ behind it in order until it is served empty. Publishers bound it with
 from __future__ import annotations
 
 import errno
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -83,6 +83,7 @@ class QueuedSending:
     _socket: zmq.Socket[bytes]
     _reader: SocketReader
     _closed: bool
+    _checkOpen: Callable[[str], None]  # ZmqConnection's
     _outbox: SendQueue | None
 
     #: Most messages the local send queue holds while peers are at their
@@ -164,6 +165,3 @@ class QueuedSending:
                 connection=type(self).__name__,
                 count=unsent,
             )
-
-    def _checkOpen(self, action: str) -> None:
-        raise NotImplementedError  # ZmqConnection's
