@@ -158,6 +158,9 @@ ALLOWED_PUBLIC = {
     "UUID_POOL_GEN_SIZE",
     # and txzpub's additions
     "nextBatch", "batches", "statistics", "serve", "maxUnanswered", "whenSent",
+    # sequenced streams
+    "sequenced", "replayDepth", "replayBytes", "heartbeatInterval", "publisherId",
+    "replayStatistics", "replayTimeout", "streamStatistics",
 }  # fmt: skip
 
 

@@ -216,5 +216,9 @@ class ConnectionMonitor:
                 reason=handshakeReason(event.value),
                 connectionEvent=event,
             )
+        self.report(event)
+
+    def report(self, event: ConnectionEvent) -> None:
+        """Put *event* in every events() stream (the owner's stream events come here too)."""
         for stream in list(self._streams):
             stream._put(event)

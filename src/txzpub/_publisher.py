@@ -30,29 +30,40 @@ publish, no more.
 
 The pieces live in their own modules, and this class composes them: the
 framing encoder (``_core._framing``), the subscription counting
-(``_core._xpub``) under the awareness API (``_awareness``), the last value
-cache (``_core._lastvalue``) and the connection's send queue (``_sendqueue``).
+(``_core._xpub``) under the awareness API (``_awareness``, ``_listening``),
+the last value cache (``_core._lastvalue``), the connection's send queue
+(``_sendqueue``) and, for ``sequenced=True``, the stamps, heartbeats and
+replay socket (``_sequencing``).
+
+A sequenced publisher sends ``[tag, body, stamp]``: three frames whatever
+the framing, so txzpub subscribers can check each tag's numbers. txZMQ
+subscribers cannot read it (txZMQ's reader raises on three frames); raw
+pyzmq subscribers see the stamp as a third frame. Heartbeats go on a
+reserved tag (``_core._stamp``), whose subscriptions the awareness API never
+counts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from typing import Any
 
 import zmq
 from twisted.internet.defer import Deferred, fail, succeed
 
 from ._awareness import Awareness
-from ._connection import ReadOnlyView, ZmqConnection
+from ._connection import ZmqConnection
 from ._core._endpoint import ZmqEndpoint
 from ._core._framing import framesEncoder, oneFrameEncoder
 from ._core._lastvalue import LastValues
 from ._core._message import asBytes
+from ._core._stamp import HEARTBEAT_TAG
 from ._core._xpub import parseSubscription
 from ._errors import ConfigurationError, ConnectionClosed, PublishQueueFull, SendQueueFull
 from ._factory import ZmqFactory
+from ._listening import PublisherAwareness
 from ._security import Security
 from ._sending import sendFrames
+from ._sequencing import PublisherSequencing
 
 __all__ = ["ZmqPubConnection", "configureXpub"]
 
@@ -63,7 +74,7 @@ _send = zmq.backend.Socket.send
 _SNDMORE = int(zmq.SNDMORE | zmq.NOBLOCK)
 
 
-class ZmqPubConnection(ZmqConnection):
+class ZmqPubConnection(PublisherSequencing, PublisherAwareness, ZmqConnection):
     """
     Publishes messages with a topic tag, as txZMQ's ZmqPubConnection.
 
@@ -100,11 +111,6 @@ class ZmqPubConnection(ZmqConnection):
     #: XPUB receives its peers' subscriptions, but its reader starts lazily (_listen).
     _receives = False
 
-    #: A live, read-only mapping: subscribed prefix (bytes) -> how many peers
-    #: subscribe to it (see the module docstring). Prefixes with no subscriber
-    #: are absent. ``.. versionadded:: 0.1.0``
-    subscriptions = ReadOnlyView[Mapping[bytes, int]](lambda self: self._listen().view)
-
     def __init__(
         self,
         factory: ZmqFactory,
@@ -116,9 +122,16 @@ class ZmqPubConnection(ZmqConnection):
         multipartFraming: bool | None = None,
         lastValueCache: bool | None = None,
         noDrop: bool | None = None,
+        sequenced: bool | None = None,
+        replay: ZmqEndpoint | None = None,
+        replayDepth: int | None = None,
+        replayBytes: int | None = None,
+        heartbeatInterval: float | None = None,
     ) -> None:
         self._override(multipartFraming=multipartFraming, lastValueCache=lastValueCache)
-        self._override(noDrop=noDrop)
+        self._override(noDrop=noDrop, sequenced=sequenced, replayDepth=replayDepth)
+        self._override(replayBytes=replayBytes, heartbeatInterval=heartbeatInterval)
+        replay = self._checkSequencing(replay)
         self._awareness = Awareness(factory.reactor, self)
         self._recheckCall: Any = None  # the IDelayedCall of _recheck, while one is due
         self._listening = False
@@ -128,7 +141,9 @@ class ZmqPubConnection(ZmqConnection):
         # The framing encoder, built once: None means two frames, [tag, message].
         self._encodeOneFrame = None if self.multipartFraming else oneFrameEncoder(self.topicSep)
         self._encode = framesEncoder(self.topicSep, multipart=self.multipartFraming)
-        self._lastValues = LastValues(self._encode) if self.lastValueCache else None
+        cached = framesEncoder(self.topicSep, multipart=True) if self.sequenced else self._encode
+        self._lastValues = LastValues(cached) if self.lastValueCache else None
+        self._stamping = self._startSequencing(replay)
 
     def _configure(self, socket: zmq.Socket[bytes]) -> None:
         super()._configure(socket)
@@ -145,9 +160,11 @@ class ZmqPubConnection(ZmqConnection):
             message = asBytes(message, "message")
         if type(tag) is not bytes:
             tag = asBytes(tag, "tag")
-        encode = self._encodeOneFrame
+        encode, stamp = self._encodeOneFrame, None
         try:
-            if encode is not None:
+            if self._stamping is not None:
+                stamp = self._stamping.publish(self._socket, tag, message)
+            elif encode is not None:
                 _send(self._socket, encode(tag, message), _NOBLOCK)
             else:
                 _send(self._socket, tag, _SNDMORE)
@@ -157,7 +174,7 @@ class ZmqPubConnection(ZmqConnection):
             self._checkOpen("publish")
             raise
         if self._lastValues is not None:
-            self._lastValues.remember(tag, message)
+            self._lastValues.remember(tag, message, stamp)
         if self._recheckCall is None:
             self._recheckCall = self._factory.reactor.callLater(0, self._recheck)
 
@@ -179,7 +196,7 @@ class ZmqPubConnection(ZmqConnection):
             msg = "publishLossless() needs a publisher created with noDrop=True"
             raise ConfigurationError(msg)
         tag, message = asBytes(tag, "tag"), asBytes(message, "message")
-        frames = self._encode(tag, message)
+        frames, commit = self._framesToSend(tag, message)
         if self._closed:
             return fail(ConnectionClosed())
         self._listen()  # the reader tells the send queue when the socket turns writable
@@ -187,61 +204,13 @@ class ZmqPubConnection(ZmqConnection):
             sent = self._enqueue(frames, track=True)
         except SendQueueFull as error:
             return fail(error)
+        commit()  # a number is used only once the message is accepted
         if sent is None:
             sent = succeed(None)
-        lastValues = self._lastValues
+        lastValues, stamp = self._lastValues, frames[2] if self._stamping else None
         if lastValues is not None:  # the last value is the last one handed to ZeroMQ
-            sent.addCallback(lambda _: lastValues.remember(tag, message))
+            sent.addCallback(lambda _: lastValues.remember(tag, message, stamp))
         return sent
-
-    def waitForSubscribers(
-        self, count: int = 1, tag: bytes | str = b"", timeout: float | None = None
-    ) -> Deferred[None]:
-        """
-        Fire (with None) once at least *count* subscriptions matching *tag* have
-        reached this publisher: subscriptions to ``b""`` or to any prefix of *tag*,
-        counted as in ``subscriptions``. Fires at once if that is already so.
-
-        A message published after it fires reaches those subscribers (the cure
-        for ZeroMQ's slow joiner). With *timeout* (seconds, on the factory's
-        reactor) it fails with SubscriberTimeout when that passes first; it fails
-        with ConnectionClosed on shutdown, and can be cancelled.
-
-        .. versionadded:: 0.1.0
-        """
-        return self._listen().waitFor(count, asBytes(tag, "tag"), timeout)
-
-    def onSubscription(self, callback: Callable[[bytes, bool], object]) -> Callable[[], None]:
-        """
-        Call ``callback(prefix, subscribed)`` for every subscription message from
-        now on: *subscribed* is True for a subscribe, False for an unsubscribe
-        (also the one libzmq sends for a peer that disconnects). Returns a
-        function that unregisters the callback (calling it twice is fine).
-        Exceptions from the callback are logged and do not stop the others.
-
-        .. versionadded:: 0.1.0
-        """
-        # Listen first, so that what was queued before is not reported.
-        return self._listen().observe(callback)
-
-    def _recheck(self) -> None:
-        """A send may have swallowed the reader's edge: read subscriptions now."""
-        self._recheckCall = None
-        if not self._listening:
-            self._listen()
-        elif not self._closed:
-            self._reader.doRead()
-
-    def _startWriting(self) -> None:
-        self._listen()
-
-    def _listen(self) -> Awareness:
-        """Start reading subscriptions (once), and read those already queued now."""
-        if not (self._listening or self._closed):
-            self._listening = True
-            self._reader.start()
-            self._reader.doRead()
-        return self._awareness
 
     def _receiveBatch(self, batch: list[list[bytes]]) -> None:
         awareness, lastValues = self._awareness, self._lastValues
@@ -249,8 +218,8 @@ class ZmqPubConnection(ZmqConnection):
             if self._closed:
                 return
             change = parseSubscription(frames)
-            if change is None:
-                continue  # not a subscription (an XSUB peer may send anything)
+            if change is None or change.prefix == HEARTBEAT_TAG:
+                continue  # not a user's subscription (an XSUB peer may send anything)
             if change.subscribed and lastValues:
                 for replay in lastValues.replayFor(change.prefix):
                     sendFrames(self._socket, replay)  # at the high-water mark: dropped
@@ -263,6 +232,7 @@ class ZmqPubConnection(ZmqConnection):
         if recheck is not None and recheck.active():
             recheck.cancel()
         self._awareness.close()
+        self._stopSequencing()
 
 
 def configureXpub(socket: zmq.Socket[bytes], *, noDrop: bool) -> bool:

@@ -9,7 +9,7 @@ options change, so what libzmq filters and what we route always agree.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import zmq
@@ -23,8 +23,10 @@ from ._core._endpoint import ZmqEndpoint
 from ._core._framing import decodeFrames
 from ._core._message import Message, asBytes, trustedMessage
 from ._core._routing import TopicRouter
+from ._core._stamp import MAGIC
 from ._errors import ConnectionClosed, SubscriptionClosed
 from ._factory import ZmqFactory
+from ._recovery import SequencedReceiving
 from ._security import Security
 from ._subscription import Subscription
 
@@ -62,7 +64,7 @@ class _SubscriptionsView(Mapping[bytes, Subscription]):
         return f"<subscriptions {dict(self)!r}>"
 
 
-class Subscriber(ZmqConnection):
+class Subscriber(SequencedReceiving, ZmqConnection):
     """The Deferred-first subscriber; ZmqSubConnection adds txZMQ's gotMessage on top."""
 
     socketType = zmq.SUB
@@ -81,7 +83,10 @@ class Subscriber(ZmqConnection):
         security: Security | None = None,
         maxQueued: int | None = None,
         overflow: OverflowPolicy | str | None = None,
+        replay: ZmqEndpoint | Sequence[ZmqEndpoint] | None = None,
+        replayTimeout: float | None = None,
     ) -> None:
+        self._setUpRecovery(replay, replayTimeout)
         self._maxQueued = checkCount(
             self.maxQueued if maxQueued is None else maxQueued, "maxQueued"
         )
@@ -96,6 +101,12 @@ class Subscriber(ZmqConnection):
         super().__init__(
             factory, endpoint, identity, maxMessageSize=maxMessageSize, security=security
         )
+        if self._replayEndpoints:
+            try:
+                self._startRecovery()
+            except BaseException:
+                self.shutdown()
+                raise
 
     def subscribe(self, tag: bytes | str) -> Subscription:
         """
@@ -138,6 +149,8 @@ class Subscriber(ZmqConnection):
             return
         self._socket.set(zmq.UNSUBSCRIBE, tag)
         self._reader.kick()
+        if self._recovery is not None:  # coming back is a fresh start, not a gap
+            self._recovery.forgetTags(lambda each: not self._router.route(each))
         if self.topicSep[:1] in tag:
             self._prefixesWithSeparator -= 1
         if subscription._hidden:  # noqa: SLF001
@@ -203,6 +216,7 @@ class Subscriber(ZmqConnection):
             subscription._close(reason, discard=True)
         self._router = TopicRouter()
         self._holdingQueues.clear()
+        self._stopRecovery()
 
     def _receiveBatch(self, batch: list[list[bytes]]) -> None:
         self._deliver(batch)
@@ -255,6 +269,10 @@ class Subscriber(ZmqConnection):
                 else:
                     message = trustedMessage(b"", tag)
                     matched = route(tag)
+            elif len(frames) == 3 and frames[2][:3] == MAGIC:  # stamped: sequenced
+                self._deliverMessages((self._recovery or self._startRecovery()).receive(frames))
+                consumer, attributeCount = self._legacyConsumer(), len(attributes)
+                continue
             else:
                 message = decodeFrames(frames, separator)
                 first = frames[0] if frames else b""  # [] only from user code (messageReceived)
@@ -275,6 +293,31 @@ class Subscriber(ZmqConnection):
             if forUser:
                 self._consume(consumer, message)
                 consumer = self._legacyConsumer()  # gotMessage may have replaced itself
+
+    def _deliverMessages(self, messages: list[Message]) -> None:
+        """Route messages a sequenced stream released, in order, as _deliver does."""
+        routeCached = self._router.routeCached
+        consumer = self._legacyConsumer()
+        for message in messages:
+            if self._closed:
+                return
+            matched = routeCached(message.tag)
+            if consumer is None:
+                ranCallbacks = False
+                for subscription in matched:
+                    ranCallbacks = subscription._put(message) or ranCallbacks
+                if ranCallbacks:
+                    consumer = self._legacyConsumer()
+                continue
+            forUser = self._forUser(matched)
+            for subscription in matched:
+                if subscription._reading:  # noqa: SLF001
+                    subscription._put(message)
+            if forUser:
+                self._consume(consumer, message)
+            consumer = self._legacyConsumer()
+        if self._toFlush:
+            self._flushBatchWaiters()
 
     def _forUser(self, matched: tuple[Subscription, ...]) -> bool:
         """

@@ -3,11 +3,15 @@
 Subscription: the Mailbox of one subscribed tag.
 
 All queueing, waiting, cancelling and closing rules are the Mailbox's; a
-subscription adds only its tag and whether it is a hidden probe.
+subscription adds its tag, whether it is a hidden probe, and the counts of
+its sequenced streams (lost, recovered) that its subscriber keeps.
 """
 
 from __future__ import annotations
 
+import attrs
+
+from ._core._buffer import QueueStatistics
 from ._core._message import Message
 from ._mailbox import Mailbox
 
@@ -29,7 +33,7 @@ class Subscription(Mailbox[Message]):
     .. versionadded:: 0.1.0
     """
 
-    __slots__ = ("_hidden", "tag")
+    __slots__ = ("_hidden", "_lost", "_recovered", "tag")
     _getOneFrom = "ZmqSubConnection.subscribe(tag)"
 
     def __init__(self, tag: bytes, **options: object) -> None:
@@ -39,6 +43,16 @@ class Subscription(Mailbox[Message]):
         # Hidden subscriptions (test probes) are not the user's: their messages
         # never reach a legacy gotMessage.
         self._hidden = False
+        # Counted by the subscriber's sequenced streams.
+        self._lost = 0
+        self._recovered = 0
+
+    def statistics(self) -> QueueStatistics:
+        """A snapshot: queued, peak, dropped, waiting, the limits, lost and recovered."""
+        snapshot = super().statistics()
+        if self._lost or self._recovered:
+            return attrs.evolve(snapshot, lost=self._lost, recovered=self._recovered)
+        return snapshot
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"

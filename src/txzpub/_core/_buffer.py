@@ -96,6 +96,12 @@ class QueueStatistics:
     maxQueued: int
     #: The configured overflow policy.
     overflow: OverflowPolicy
+    #: Messages of a sequenced stream that never arrived (gaps not recovered);
+    #: local drops are ``dropped``, never ``lost``. Zero for other queues.
+    lost: int = 0
+    #: Messages of a sequenced stream that arrived late, from the publisher's
+    #: replay socket, and were delivered in order. Zero for other queues.
+    recovered: int = 0
 
 
 class BoundedBuffer(Generic[T]):

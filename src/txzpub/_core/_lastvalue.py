@@ -10,7 +10,8 @@ Rules:
    tag whose *first frame* starts with *prefix*, as ZeroMQ matches: the whole
    one-frame message, or the tag alone with two-frame framing.
 3. The frames come from the framing encoder the publisher itself uses, so a
-   repeat is byte-for-byte the original publish.
+   repeat is byte-for-byte the original publish; a sequenced publish keeps
+   its stamp, so subscribers that already had the message drop the repeat.
 """
 
 from __future__ import annotations
@@ -26,19 +27,23 @@ class LastValues:
     __slots__ = ("_encode", "_values")
 
     def __init__(self, encode: Callable[[bytes, bytes], list[bytes]]) -> None:
-        self._values: dict[bytes, bytes] = {}
+        # tag -> body, or (body, stamp) for a sequenced publish.
+        self._values: dict[bytes, bytes | tuple[bytes, bytes]] = {}
         self._encode = encode
 
-    def remember(self, tag: bytes, body: bytes) -> None:
-        """*body* is now the last message published with *tag* (rule 1)."""
-        self._values[tag] = body
+    def remember(self, tag: bytes, body: bytes, stamp: bytes | None = None) -> None:
+        """*body* (with its *stamp*, if sequenced) is now the last message of *tag* (rule 1)."""
+        self._values[tag] = body if stamp is None else (body, stamp)
 
     def replayFor(self, prefix: bytes) -> list[list[bytes]]:
         """The frames of each cached message a new subscription to *prefix* matches."""
         encode = self._encode
         replay = []
-        for tag, body in self._values.items():
-            frames = encode(tag, body)
+        for tag, value in self._values.items():
+            if isinstance(value, tuple):
+                frames = [*encode(tag, value[0]), value[1]]
+            else:
+                frames = encode(tag, value)
             if frames[0].startswith(prefix):
                 replay.append(frames)
         return replay

@@ -13,7 +13,7 @@ import attrs
 
 from ._checks import wrongType
 
-__all__ = ["Message", "asBytes", "trustedMessage"]
+__all__ = ["Message", "asBytes", "stampedMessage", "trustedMessage"]
 
 
 def asBytes(value: object, argName: str) -> bytes:
@@ -39,7 +39,21 @@ def _framesField(
         raise wrongType(attribute.name, "a tuple of bytes", value)
 
 
-@attrs.frozen
+def _sequenceField(
+    instance: object, attribute: attrs.Attribute[int | None], value: object
+) -> None:
+    if value is not None and (type(value) is not int or value < 1):
+        raise wrongType(attribute.name, "an int >= 1 or None", value)
+
+
+def _publisherField(
+    instance: object, attribute: attrs.Attribute[bytes | None], value: object
+) -> None:
+    if value is not None and type(value) is not bytes:
+        raise wrongType(attribute.name, "bytes or None", value)
+
+
+@attrs.frozen(repr=False)
 class Message:
     """
     One received publication: its topic *tag* and its *body*.
@@ -48,12 +62,31 @@ class Message:
     or more frames, so nothing a peer sent is ever dropped; it is empty for both
     of the framings txzpub and txZMQ publish.
 
+    A message from a sequenced publisher also carries its *sequence* number
+    (per tag, from 1) and its *publisher* identity; both are None otherwise,
+    and neither takes part in equality or hashing: a sequenced message equals
+    ``Message(tag, body)``.
+
     .. versionadded:: 0.1.0
     """
 
     tag: bytes = attrs.field(validator=_bytesField)
     body: bytes = attrs.field(validator=_bytesField)
     extra: tuple[bytes, ...] = attrs.field(default=(), validator=_framesField)
+    sequence: int | None = attrs.field(default=None, eq=False, validator=_sequenceField)
+    publisher: bytes | None = attrs.field(default=None, eq=False, validator=_publisherField)
+
+    def __getattr__(self, name: str) -> None:
+        # trustedMessage() leaves the stamp's slots unset for unsequenced
+        # messages (two stores fewer per message); an unset slot reads as None.
+        if name not in ("sequence", "publisher"):
+            raise AttributeError(name)
+
+    def __repr__(self) -> str:
+        text = f"Message(tag={self.tag!r}, body={self.body!r}, extra={self.extra!r}"
+        if self.sequence is not None:
+            text += f", sequence={self.sequence!r}, publisher={self.publisher!r}"
+        return text + ")"
 
 
 _newMessage = object.__new__
@@ -62,6 +95,8 @@ _newMessage = object.__new__
 _setTag = Message.__dict__["tag"].__set__
 _setBody = Message.__dict__["body"].__set__
 _setExtra = Message.__dict__["extra"].__set__
+_setSequence = Message.__dict__["sequence"].__set__
+_setPublisher = Message.__dict__["publisher"].__set__
 
 
 def trustedMessage(tag: bytes, body: bytes, extra: tuple[bytes, ...] = ()) -> Message:
@@ -75,4 +110,15 @@ def trustedMessage(tag: bytes, body: bytes, extra: tuple[bytes, ...] = ()) -> Me
     _setTag(message, tag)
     _setBody(message, body)
     _setExtra(message, extra)
+    return message
+
+
+def stampedMessage(tag: bytes, body: bytes, sequence: int, publisher: bytes) -> Message:
+    """trustedMessage() for a sequenced message: with its number and publisher."""
+    message: Message = _newMessage(Message)
+    _setTag(message, tag)
+    _setBody(message, body)
+    _setExtra(message, ())
+    _setSequence(message, sequence)
+    _setPublisher(message, publisher)
     return message

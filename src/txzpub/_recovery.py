@@ -1,0 +1,471 @@
+# -*- test-case-name: tests.test_sequenced -*-
+"""
+A subscriber's sequenced streams: numbers checked, gaps counted, replays
+asked, publishers watched.
+
+The subscriber hands every message that carries a stamp here (three frames,
+the third starting with the stamp's magic). The bookkeeping per
+(publisher, tag) is the core's ``StreamTracker``; this module turns its
+notices into counts, events, log lines, replay requests and deliveries.
+
+Rules:
+
+1. What a gap costs is counted where delivery would have put it: ``lost``
+   and ``recovered`` of every subscription the tag matches, and the
+   subscriber's ``streamStatistics()``. A gap is logged (a warning naming the
+   publisher, tag and numbers) and reported in ``events()``: GAP, then
+   RECOVERED and LOST events that add up to it.
+2. Without replay endpoints a gap is lost at once, and the stream goes on.
+   With them, the later messages of that tag are held (at most the
+   subscriber's ``maxQueued``) while the publisher is asked; what comes back
+   is delivered in order, before them, once; what does not within
+   ``replayTimeout`` is lost, and delivery goes on.
+3. Heartbeats: the subscriber subscribes to the reserved heartbeat tag with
+   its first stamped message (or at once, with replay endpoints). A
+   publisher is silent after three heartbeat intervals without a heartbeat
+   or a message; a silent publisher is forgotten (its state dropped, as if
+   never seen) after ``FORGET_AFTER`` more seconds of silence.
+4. Tail loss: with replay endpoints, when a publisher's heartbeat finds its
+   streams quiet since the last one (or every ``LATEST_EVERY`` heartbeats),
+   the subscriber asks for the latest numbers of the tags it subscribes to,
+   so a lost last message is noticed and recovered too.
+5. A malformed stamp, or a data stamp on the heartbeat tag, is counted and
+   dropped; it never reaches a subscription or gotMessage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Final
+
+import attrs
+import zmq
+from twisted.logger import Logger
+
+from ._core._checks import checkSeconds
+from ._core._endpoint import ZmqEndpoint, checkEndpoint
+from ._core._lifecycle import ConnectionEvent, ConnectionEventKind
+from ._core._message import Message, stampedMessage
+from ._core._replayprotocol import MAX_PREFIXES
+from ._core._stamp import HEARTBEAT_TAG, Heartbeat, parseDataStamp, parseHeartbeat, shortId
+from ._core._tracking import (
+    DELIVER,
+    DUPLICATE,
+    GapOpened,
+    Lost,
+    NewPublisher,
+    Notice,
+    Released,
+    StreamTracker,
+)
+from ._factory import ZmqFactory
+from ._replayclient import ReplayClient
+from ._security import Security
+
+if TYPE_CHECKING:
+    from ._core._routing import TopicRouter
+    from ._monitor import ConnectionMonitor
+    from ._reader import SocketReader
+    from ._subscription import Subscription
+
+__all__ = [
+    "DEFAULT_REPLAY_TIMEOUT",
+    "FORGET_AFTER",
+    "SequencedReceiving",
+    "StreamRecovery",
+    "StreamStatistics",
+]
+
+_log = Logger()
+
+#: Seconds a silent publisher is remembered before its state is dropped.
+FORGET_AFTER: Final = 300.0
+#: A busy publisher is asked for its latest numbers every this many heartbeats.
+LATEST_EVERY: Final = 5
+_SILENT_AFTER: Final = 3  # heartbeat intervals
+_PRUNE_AT: Final = 4_000  # publishers remembered here, beyond the tracker's 1,000
+
+
+@attrs.frozen
+class StreamStatistics:
+    """
+    A snapshot of a subscriber's sequenced streams.
+
+    .. versionadded:: 0.1.0
+    """
+
+    #: Sequenced publishers tracked now.
+    publishers: int
+    #: (publisher, tag) streams tracked now.
+    streams: int
+    #: Messages held while the messages before them are asked for again.
+    held: int
+    #: Messages missing from the streams, never recovered.
+    lost: int
+    #: Messages recovered from replay sockets.
+    recovered: int
+    #: Messages received twice (repeats, replays that crossed the original), dropped.
+    duplicates: int
+    #: Malformed stamps, forged or malformed replay answers, dropped.
+    malformed: int
+    #: Replay and latest-number requests sent, and how many timed out.
+    replayRequests: int
+    replayTimeouts: int
+
+
+class _Watch:
+    """When a publisher was last heard, and its silence timer."""
+
+    __slots__ = ("beats", "interval", "lastBeat", "silent", "timer")
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.lastBeat = 0.0
+        self.beats = 0
+        self.silent = False
+        self.timer: Any = None
+
+
+class StreamRecovery:
+    """A subscriber's sequenced streams; see the module rules."""
+
+    def __init__(
+        self,
+        factory: ZmqFactory,
+        *,
+        route: Callable[[bytes], Sequence[Subscription]],
+        prefixes: Callable[[], list[bytes]],
+        deliver: Callable[[list[Message]], None],
+        report: Callable[[ConnectionEvent], None],
+        replay: Sequence[ZmqEndpoint],
+        replayTimeout: float,
+        holdLimit: int,
+        security: Security | None,
+    ) -> None:
+        self._clock = factory.reactor
+        self._route = route
+        self._prefixes = prefixes
+        self._deliver = deliver
+        self._report = report
+        self._tracker: StreamTracker[Message] = StreamTracker(
+            recovering=bool(replay), holdLimit=holdLimit
+        )
+        self._client = (
+            ReplayClient(factory, replay, security=security, timeout=replayTimeout, handler=self)
+            if replay
+            else None
+        )
+        #: Messages released in order behind the one receive() returned.
+        self.ready: list[Message] = []
+        self._lastData: dict[bytes, float] = {}
+        self._watches: dict[bytes, _Watch] = {}
+        self._counts = {"lost": 0, "recovered": 0, "malformed": 0}
+
+    # -- the data path -----------------------------------------------------------------
+
+    def receive(self, frames: list[bytes]) -> list[Message]:
+        """What stamped *frames* make deliverable now, in order (often one message)."""
+        tag, body, stamp = frames
+        parsed = parseDataStamp(stamp)
+        if parsed is None or tag == HEARTBEAT_TAG:
+            beat = parseHeartbeat(stamp) if tag == HEARTBEAT_TAG else None
+            if beat is None:
+                self._malformed(tag)
+            else:
+                self._heartbeat(beat)
+            return self.takeReady()
+        publisher, sequence = parsed
+        message = stampedMessage(tag, body, sequence, publisher)
+        now = self._clock.seconds()
+        self._lastData[publisher] = now
+        tracker = self._tracker
+        if tracker.receive(publisher, tag, sequence, message, now) == DELIVER:
+            self.ready.append(message)
+        if tracker.notices:
+            self._handle(tracker.takeNotices())
+        return self.takeReady()
+
+    def takeReady(self) -> list[Message]:
+        ready, self.ready = self.ready, []
+        return ready
+
+    def forgetTags(self, unwanted: Callable[[bytes], bool]) -> None:
+        """The user unsubscribed: drop the streams no subscription wants (no loss)."""
+        self._tracker.forgetTags(unwanted)
+
+    def statistics(self) -> StreamStatistics:
+        tracked = self._tracker.statistics()
+        client = self._client.counts if self._client is not None else {}
+        return StreamStatistics(
+            publishers=tracked.publishers,
+            streams=tracked.streams,
+            held=tracked.held,
+            lost=self._counts["lost"],
+            recovered=self._counts["recovered"],
+            duplicates=tracked.duplicates,
+            malformed=self._counts["malformed"]
+            + client.get("malformed", 0)
+            + client.get("forged", 0),
+            replayRequests=client.get("requests", 0),
+            replayTimeouts=client.get("timeouts", 0),
+        )
+
+    def stop(self) -> None:
+        for watch in self._watches.values():
+            if watch.timer is not None and watch.timer.active():
+                watch.timer.cancel()
+        self._watches.clear()
+        if self._client is not None:
+            self._client.stop()
+
+    # -- the replay client's handler -----------------------------------------------------
+
+    def replayed(self, message: Message) -> bool:
+        publisher, sequence = message.publisher or b"", message.sequence or 0  # both set
+        tracker = self._tracker
+        verdict = tracker.recover(publisher, message.tag, sequence, message)
+        if verdict == DUPLICATE:
+            return False
+        self._counts["recovered"] += 1
+        for subscription in self._route(message.tag):
+            subscription._recovered += 1  # noqa: SLF001
+        if verdict == DELIVER:  # before what it releases
+            self.ready.append(message)
+        if tracker.notices:
+            self._handle(tracker.takeNotices())
+        self._flush()
+        return True
+
+    def replayEnded(self, publisher: bytes, tag: bytes, last: int, recovered: int) -> None:
+        if recovered:
+            self._event(ConnectionEventKind.RECOVERED, publisher, tag, 0, 0, recovered)
+        self._tracker.giveUp(publisher, tag, last)
+        self._handle(self._tracker.takeNotices())
+        self._flush()
+
+    def latestKnown(self, publisher: bytes, latest: Sequence[tuple[bytes, int]]) -> None:
+        tracker = self._tracker
+        for tag, number in latest:
+            tracker.noteLatest(publisher, tag, number)
+        self._handle(tracker.takeNotices())
+        self._flush()
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _flush(self) -> None:
+        if self.ready:
+            self._deliver(self.takeReady())
+
+    def _handle(self, notices: list[Notice]) -> None:
+        for notice in notices:
+            if isinstance(notice, Released):
+                self.ready.extend(notice.items)
+            elif isinstance(notice, Lost):
+                self._lost(notice)
+            elif isinstance(notice, GapOpened):
+                self._gap(notice.publisher, notice.tag, notice.first, notice.last)
+                if self._client is not None:
+                    self._client.ask(notice.publisher, notice.tag, notice.first, notice.last)
+            elif isinstance(notice, NewPublisher):
+                self._prune()
+                self._event(ConnectionEventKind.PUBLISHER_STARTED, notice.publisher)
+                _log.info(
+                    "Sequenced publisher {publisher} heard", publisher=shortId(notice.publisher)
+                )
+
+    def _prune(self) -> None:
+        """Drop what is kept of publishers the tracker no longer tracks (its bounds)."""
+        if len(self._lastData) + len(self._watches) <= _PRUNE_AT:
+            return
+        isTracked = self._tracker.isTracked
+        for publisher in [p for p in self._lastData if not isTracked(p)]:
+            del self._lastData[publisher]
+        for publisher in [p for p in self._watches if not isTracked(p)]:
+            watch = self._watches.pop(publisher)
+            if watch.timer is not None and watch.timer.active():
+                watch.timer.cancel()
+
+    def _gap(self, publisher: bytes, tag: bytes, first: int, last: int) -> None:
+        count = last - first + 1
+        self._event(ConnectionEventKind.GAP, publisher, tag, first, last, count)
+        _log.warn(
+            "{count} messages of tag {tag!r} from publisher {publisher} are missing "
+            "({first} to {last}){what}",
+            count=count,
+            tag=tag,
+            publisher=shortId(publisher),
+            first=first,
+            last=last,
+            what="; asking for them again" if self._client is not None else "",
+        )
+
+    def _lost(self, notice: Lost) -> None:
+        if self._client is None:  # detected and lost at once (rule 2)
+            self._gap(notice.publisher, notice.tag, notice.first, notice.last)
+        count = notice.last - notice.first + 1
+        self._counts["lost"] += count
+        for subscription in self._route(notice.tag):
+            subscription._lost += count  # noqa: SLF001
+        kind = ConnectionEventKind.LOST
+        self._event(kind, notice.publisher, notice.tag, notice.first, notice.last, count)
+
+    def _event(
+        self,
+        kind: ConnectionEventKind,
+        publisher: bytes,
+        tag: bytes = b"",
+        first: int = 0,
+        last: int = 0,
+        value: int = 0,
+    ) -> None:
+        self._report(
+            ConnectionEvent(kind, "", value, publisher=publisher, tag=tag, first=first, last=last)
+        )
+
+    def _malformed(self, tag: bytes) -> None:
+        self._counts["malformed"] += 1
+        if self._counts["malformed"] == 1:
+            _log.warn(
+                "A message of tag {tag!r} carried a malformed stamp and was dropped (further "
+                "ones are only counted, in streamStatistics().malformed)",
+                tag=tag,
+            )
+
+    # -- heartbeats (rules 3 and 4) --------------------------------------------------------------
+
+    def _heartbeat(self, beat: Heartbeat) -> None:
+        publisher, now = beat.publisher, self._clock.seconds()
+        self._tracker.heard(publisher, now)
+        if self._tracker.notices:
+            self._handle(self._tracker.takeNotices())
+        watch = self._watches.get(publisher)
+        if watch is None:
+            watch = self._watches[publisher] = _Watch(beat.interval)
+        quiet = self._lastData.get(publisher, 0.0) <= watch.lastBeat
+        watch.interval, watch.lastBeat = beat.interval, now
+        watch.beats += 1
+        if watch.silent:
+            watch.silent = False
+            self._event(ConnectionEventKind.PUBLISHER_RESUMED, publisher)
+            _log.info("Publisher {publisher} is heard again", publisher=shortId(publisher))
+        self._watch(publisher, watch, _SILENT_AFTER * beat.interval)
+        client = self._client
+        due = quiet or watch.beats % LATEST_EVERY == 0
+        if client is not None and due and publisher in self._lastData:
+            client.askLatest(publisher, self._latestPrefixes())
+
+    def _latestPrefixes(self) -> tuple[bytes, ...]:
+        prefixes = self._prefixes()
+        return tuple(prefixes) if len(prefixes) <= MAX_PREFIXES else (b"",)
+
+    def _watch(self, publisher: bytes, watch: _Watch, delay: float) -> None:
+        if watch.timer is not None and watch.timer.active():
+            watch.timer.reset(delay)
+        else:
+            watch.timer = self._clock.callLater(delay, self._checkSilence, publisher)
+
+    def _checkSilence(self, publisher: bytes) -> None:
+        watch = self._watches.get(publisher)
+        if watch is None:
+            return
+        watch.timer = None
+        now = self._clock.seconds()
+        heard = max(watch.lastBeat, self._lastData.get(publisher, 0.0))
+        silentFor = now - heard
+        limit = _SILENT_AFTER * watch.interval
+        if silentFor < limit:  # a message came: not silent
+            self._watch(publisher, watch, limit - silentFor)
+        elif not watch.silent:
+            watch.silent = True
+            waited = round(silentFor * 1000)
+            self._event(ConnectionEventKind.PUBLISHER_SILENT, publisher, value=waited)
+            _log.warn(
+                "Publisher {publisher} has been silent for {seconds:.1f} s (three heartbeats)",
+                publisher=shortId(publisher),
+                seconds=silentFor,
+            )
+            self._watch(publisher, watch, FORGET_AFTER)
+        else:
+            self._forget(publisher)
+
+    def _forget(self, publisher: bytes) -> None:
+        self._watches.pop(publisher, None)
+        self._lastData.pop(publisher, None)
+        if self._client is not None:
+            self._client.forget(publisher)
+        self._tracker.forgetPublisher(publisher)
+        self._handle(self._tracker.takeNotices())
+        self._flush()
+
+
+#: Default seconds a subscriber waits for a replay request's answer.
+DEFAULT_REPLAY_TIMEOUT: Final = 5.0
+
+
+class SequencedReceiving:
+    """The subscriber's sequenced-stream options and API, on the attributes Subscriber sets."""
+
+    _closed: bool
+    _factory: ZmqFactory
+    _socket: zmq.Socket[bytes]
+    _reader: SocketReader
+    _router: TopicRouter[Subscription]
+    _lifecycle: ConnectionMonitor | None
+    _maxQueued: int
+    security: Security | None
+    _deliverMessages: Callable[[list[Message]], None]
+
+    #: Seconds to wait for a publisher's replay socket to answer; what has not
+    #: come back by then is counted as lost. ``.. versionadded:: 0.1.0``
+    replayTimeout = DEFAULT_REPLAY_TIMEOUT
+
+    def streamStatistics(self) -> StreamStatistics:
+        """
+        A snapshot of the sequenced streams this subscriber reads: publishers,
+        streams, held, lost, recovered, duplicates, malformed and replay requests.
+
+        .. versionadded:: 0.1.0
+        """
+        if self._recovery is None:
+            return StreamStatistics(0, 0, 0, 0, 0, 0, 0, 0, 0)
+        return self._recovery.statistics()
+
+    def _setUpRecovery(self, replay: object, replayTimeout: float | None) -> None:
+        """Check the options; with replay endpoints, start at once (rule 3)."""
+        if replayTimeout is not None:
+            self.replayTimeout = replayTimeout
+        checkSeconds(self.replayTimeout, "replayTimeout")
+        if replay is None:
+            endpoints = []
+        elif isinstance(replay, (list, tuple)) and not isinstance(replay, ZmqEndpoint):
+            endpoints = [checkEndpoint(each) for each in replay]
+        else:
+            endpoints = [checkEndpoint(replay)]
+        self._replayEndpoints: list[ZmqEndpoint] = endpoints
+        self._recovery: StreamRecovery | None = None
+
+    def _startRecovery(self) -> StreamRecovery:
+        """Start tracking sequenced streams: on the first stamp, or at once with replay."""
+        router = self._router
+        recovery = self._recovery = StreamRecovery(
+            self._factory,
+            route=router.route,
+            prefixes=lambda: [s.tag for s in router.targets() if not s._hidden],  # noqa: SLF001
+            deliver=self._deliverMessages,
+            report=self._reportStream,
+            replay=self._replayEndpoints,
+            replayTimeout=self.replayTimeout,
+            holdLimit=self._maxQueued,
+            security=self.security,
+        )
+        self._socket.set(zmq.SUBSCRIBE, HEARTBEAT_TAG)
+        self._reader.kick()
+        return recovery
+
+    def _reportStream(self, event: ConnectionEvent) -> None:
+        if self._lifecycle is not None:
+            self._lifecycle.report(event)
+
+    def _stopRecovery(self) -> None:
+        if self._recovery is not None:
+            self._recovery.stop()
