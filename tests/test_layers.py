@@ -52,6 +52,7 @@ LAYERS = {
     "txzpub._events": 2,
     "txzpub._awareness": 2,
     "txzpub._requests": 2,
+    "txzpub._liveness": 2,
     "txzpub._reactors": 2,
     "txzpub._sendqueue": 2,
     "txzpub._security": 2,

@@ -36,6 +36,7 @@ from ._legacy import ZmqSubConnection as ZmqSubConnection
 from ._publisher import ZmqPubConnection as ZmqPubConnection
 from ._pushpull import ZmqPullConnection as ZmqPullConnection
 from ._pushpull import ZmqPushConnection as ZmqPushConnection
+from ._recovery import StreamStatistics as StreamStatistics
 from ._reqrep import ZmqREPConnection as ZmqREPConnection
 from ._reqrep import ZmqREQConnection as ZmqREQConnection
 from ._reqrep import ZmqXREPConnection as ZmqXREPConnection
@@ -47,6 +48,7 @@ from ._security import CurveClient as CurveClient
 from ._security import CurveKeyPair as CurveKeyPair
 from ._security import CurveServer as CurveServer
 from ._security import loadPublicKey as loadPublicKey
+from ._sequencing import ReplayStatistics as ReplayStatistics
 from ._subscription import Subscription as Subscription
 from ._version import __version__ as __version__
 
@@ -68,9 +70,11 @@ __all__ = [
     "PublisherService",
     "QueueStatistics",
     "ReceiveTimeout",
+    "ReplayStatistics",
     "Request",
     "SecurityError",
     "SendQueueFull",
+    "StreamStatistics",
     "SubscriberService",
     "SubscriberTimeout",
     "Subscription",

@@ -21,14 +21,14 @@ Rules:
    is delivered in order, before them, once; what does not within
    ``replayTimeout`` is lost, and delivery goes on.
 3. Heartbeats: the subscriber subscribes to the reserved heartbeat tag with
-   its first stamped message (or at once, with replay endpoints). A
-   publisher is silent after three heartbeat intervals without a heartbeat
-   or a message; a silent publisher is forgotten (its state dropped, as if
-   never seen) after ``FORGET_AFTER`` more seconds of silence.
-4. Tail loss: with replay endpoints, when a publisher's heartbeat finds its
-   streams quiet since the last one (or every ``LATEST_EVERY`` heartbeats),
-   the subscriber asks for the latest numbers of the tags it subscribes to,
-   so a lost last message is noticed and recovered too.
+   its first stamped message (or at once, with replay endpoints). Silence
+   and forgetting follow ``_liveness``: PUBLISHER_SILENT and
+   PUBLISHER_RESUMED events; a forgotten publisher's state is dropped, as
+   if never seen (what it still missed is lost).
+4. Tail loss: with replay endpoints, when a publisher's heartbeat finds it
+   quiet since the last one (or a check is due), the subscriber asks for the
+   latest numbers of the tags it subscribes to, so a lost last message is
+   noticed and recovered too.
 5. A malformed stamp, or a data stamp on the heartbeat tag, is counted and
    dropped; it never reaches a subscription or gotMessage.
 """
@@ -36,7 +36,7 @@ Rules:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 import attrs
 import zmq
@@ -59,6 +59,7 @@ from ._core._tracking import (
     StreamTracker,
 )
 from ._factory import ZmqFactory
+from ._liveness import Liveness
 from ._replayclient import ReplayClient
 from ._security import Security
 
@@ -70,7 +71,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_REPLAY_TIMEOUT",
-    "FORGET_AFTER",
     "SequencedReceiving",
     "StreamRecovery",
     "StreamStatistics",
@@ -78,12 +78,7 @@ __all__ = [
 
 _log = Logger()
 
-#: Seconds a silent publisher is remembered before its state is dropped.
-FORGET_AFTER: Final = 300.0
-#: A busy publisher is asked for its latest numbers every this many heartbeats.
-LATEST_EVERY: Final = 5
-_SILENT_AFTER: Final = 3  # heartbeat intervals
-_PRUNE_AT: Final = 4_000  # publishers remembered here, beyond the tracker's 1,000
+_PRUNE_AT: Final = 4_000  # publishers' last message times kept, beyond the tracker's 1,000
 
 
 @attrs.frozen
@@ -111,19 +106,6 @@ class StreamStatistics:
     #: Replay and latest-number requests sent, and how many timed out.
     replayRequests: int
     replayTimeouts: int
-
-
-class _Watch:
-    """When a publisher was last heard, and its silence timer."""
-
-    __slots__ = ("beats", "interval", "lastBeat", "silent", "timer")
-
-    def __init__(self, interval: float) -> None:
-        self.interval = interval
-        self.lastBeat = 0.0
-        self.beats = 0
-        self.silent = False
-        self.timer: Any = None
 
 
 class StreamRecovery:
@@ -157,8 +139,13 @@ class StreamRecovery:
         )
         #: Messages released in order behind the one receive() returned.
         self.ready: list[Message] = []
-        self._lastData: dict[bytes, float] = {}
-        self._watches: dict[bytes, _Watch] = {}
+        self._liveness = Liveness(
+            self._clock,
+            onSilent=self._silent,
+            onResumed=self._resumed,
+            onForgotten=self._forget,
+        )
+        self._lastMessage = self._liveness.lastMessage
         self._counts = {"lost": 0, "recovered": 0, "malformed": 0}
 
     # -- the data path -----------------------------------------------------------------
@@ -177,7 +164,7 @@ class StreamRecovery:
         publisher, sequence = parsed
         message = stampedMessage(tag, body, sequence, publisher)
         now = self._clock.seconds()
-        self._lastData[publisher] = now
+        self._lastMessage[publisher] = now
         tracker = self._tracker
         if tracker.receive(publisher, tag, sequence, message, now) == DELIVER:
             self.ready.append(message)
@@ -211,10 +198,7 @@ class StreamRecovery:
         )
 
     def stop(self) -> None:
-        for watch in self._watches.values():
-            if watch.timer is not None and watch.timer.active():
-                watch.timer.cancel()
-        self._watches.clear()
+        self._liveness.stop()
         if self._client is not None:
             self._client.stop()
 
@@ -274,16 +258,11 @@ class StreamRecovery:
                 )
 
     def _prune(self) -> None:
-        """Drop what is kept of publishers the tracker no longer tracks (its bounds)."""
-        if len(self._lastData) + len(self._watches) <= _PRUNE_AT:
-            return
-        isTracked = self._tracker.isTracked
-        for publisher in [p for p in self._lastData if not isTracked(p)]:
-            del self._lastData[publisher]
-        for publisher in [p for p in self._watches if not isTracked(p)]:
-            watch = self._watches.pop(publisher)
-            if watch.timer is not None and watch.timer.active():
-                watch.timer.cancel()
+        """Drop the message times of publishers the tracker no longer tracks (its bounds)."""
+        if len(self._lastMessage) > _PRUNE_AT:
+            isTracked = self._tracker.isTracked
+            for publisher in [p for p in self._lastMessage if not isTracked(p)]:
+                del self._lastMessage[publisher]
 
     def _gap(self, publisher: bytes, tag: bytes, first: int, last: int) -> None:
         count = last - first + 1
@@ -334,63 +313,29 @@ class StreamRecovery:
     # -- heartbeats (rules 3 and 4) --------------------------------------------------------------
 
     def _heartbeat(self, beat: Heartbeat) -> None:
-        publisher, now = beat.publisher, self._clock.seconds()
-        self._tracker.heard(publisher, now)
+        publisher = beat.publisher
+        self._tracker.heard(publisher, self._clock.seconds())
         if self._tracker.notices:
             self._handle(self._tracker.takeNotices())
-        watch = self._watches.get(publisher)
-        if watch is None:
-            watch = self._watches[publisher] = _Watch(beat.interval)
-        quiet = self._lastData.get(publisher, 0.0) <= watch.lastBeat
-        watch.interval, watch.lastBeat = beat.interval, now
-        watch.beats += 1
-        if watch.silent:
-            watch.silent = False
-            self._event(ConnectionEventKind.PUBLISHER_RESUMED, publisher)
-            _log.info("Publisher {publisher} is heard again", publisher=shortId(publisher))
-        self._watch(publisher, watch, _SILENT_AFTER * beat.interval)
-        client = self._client
-        due = quiet or watch.beats % LATEST_EVERY == 0
-        if client is not None and due and publisher in self._lastData:
-            client.askLatest(publisher, self._latestPrefixes())
+        quiet, due = self._liveness.beat(publisher, beat.interval)
+        if self._client is not None and (quiet or due) and publisher in self._lastMessage:
+            prefixes = self._prefixes()
+            latest = tuple(prefixes) if len(prefixes) <= MAX_PREFIXES else (b"",)
+            self._client.askLatest(publisher, latest)
 
-    def _latestPrefixes(self) -> tuple[bytes, ...]:
-        prefixes = self._prefixes()
-        return tuple(prefixes) if len(prefixes) <= MAX_PREFIXES else (b"",)
+    def _silent(self, publisher: bytes, seconds: float) -> None:
+        self._event(ConnectionEventKind.PUBLISHER_SILENT, publisher, value=round(seconds * 1000))
+        _log.warn(
+            "Publisher {publisher} has been silent for {seconds:.1f} s (three heartbeats)",
+            publisher=shortId(publisher),
+            seconds=seconds,
+        )
 
-    def _watch(self, publisher: bytes, watch: _Watch, delay: float) -> None:
-        if watch.timer is not None and watch.timer.active():
-            watch.timer.reset(delay)
-        else:
-            watch.timer = self._clock.callLater(delay, self._checkSilence, publisher)
-
-    def _checkSilence(self, publisher: bytes) -> None:
-        watch = self._watches.get(publisher)
-        if watch is None:
-            return
-        watch.timer = None
-        now = self._clock.seconds()
-        heard = max(watch.lastBeat, self._lastData.get(publisher, 0.0))
-        silentFor = now - heard
-        limit = _SILENT_AFTER * watch.interval
-        if silentFor < limit:  # a message came: not silent
-            self._watch(publisher, watch, limit - silentFor)
-        elif not watch.silent:
-            watch.silent = True
-            waited = round(silentFor * 1000)
-            self._event(ConnectionEventKind.PUBLISHER_SILENT, publisher, value=waited)
-            _log.warn(
-                "Publisher {publisher} has been silent for {seconds:.1f} s (three heartbeats)",
-                publisher=shortId(publisher),
-                seconds=silentFor,
-            )
-            self._watch(publisher, watch, FORGET_AFTER)
-        else:
-            self._forget(publisher)
+    def _resumed(self, publisher: bytes) -> None:
+        self._event(ConnectionEventKind.PUBLISHER_RESUMED, publisher)
+        _log.info("Publisher {publisher} is heard again", publisher=shortId(publisher))
 
     def _forget(self, publisher: bytes) -> None:
-        self._watches.pop(publisher, None)
-        self._lastData.pop(publisher, None)
         if self._client is not None:
             self._client.forget(publisher)
         self._tracker.forgetPublisher(publisher)
@@ -413,7 +358,12 @@ class SequencedReceiving:
     _lifecycle: ConnectionMonitor | None
     _maxQueued: int
     security: Security | None
-    _deliverMessages: Callable[[list[Message]], None]
+    _toFlush: list[Subscription]
+    _legacyConsumer: Callable[[], Callable[[bytes, bytes], object] | None]
+    _forUser: Callable[[tuple[Subscription, ...]], bool]
+    _consume: Callable[[Callable[[bytes, bytes], object], Message], None]
+    _flushBatchWaiters: Callable[[], None]
+    shutdown: Callable[[], None]
 
     #: Seconds to wait for a publisher's replay socket to answer; what has not
     #: come back by then is counted as lost. ``.. versionadded:: 0.1.0``
@@ -444,6 +394,15 @@ class SequencedReceiving:
         self._replayEndpoints: list[ZmqEndpoint] = endpoints
         self._recovery: StreamRecovery | None = None
 
+    def _startReplaying(self) -> None:
+        """With replay endpoints, start at once (rule 3); a failure closes the subscriber."""
+        if self._replayEndpoints:
+            try:
+                self._startRecovery()
+            except BaseException:
+                self.shutdown()
+                raise
+
     def _startRecovery(self) -> StreamRecovery:
         """Start tracking sequenced streams: on the first stamp, or at once with replay."""
         router = self._router
@@ -461,6 +420,37 @@ class SequencedReceiving:
         self._socket.set(zmq.SUBSCRIBE, HEARTBEAT_TAG)
         self._reader.kick()
         return recovery
+
+    def _deliverMessages(self, messages: list[Message]) -> None:
+        """Route the messages a sequenced stream made deliverable, in order, as _deliver does."""
+        routeCached = self._router.routeCached
+        consumer = self._legacyConsumer()
+        for message in messages:
+            if self._closed:
+                return
+            matched = routeCached(message.tag)
+            if consumer is None:
+                ranCallbacks = False
+                for subscription in matched:
+                    ranCallbacks = subscription._put(message) or ranCallbacks
+                if ranCallbacks:
+                    consumer = self._legacyConsumer()
+                continue
+            forUser = self._forUser(matched)
+            for subscription in matched:
+                if subscription._reading:  # noqa: SLF001
+                    subscription._put(message)
+            if forUser:
+                self._consume(consumer, message)
+            consumer = self._legacyConsumer()
+        if self._toFlush:
+            self._flushBatchWaiters()
+
+    def _forgetUnsubscribed(self) -> None:
+        """After an unsubscribe: subscribing again is a fresh start, not a gap."""
+        if self._recovery is not None:
+            router = self._router
+            self._recovery.forgetTags(lambda tag: not router.route(tag))
 
     def _reportStream(self, event: ConnectionEvent) -> None:
         if self._lifecycle is not None:

@@ -87,9 +87,8 @@ class Subscriber(SequencedReceiving, ZmqConnection):
         replayTimeout: float | None = None,
     ) -> None:
         self._setUpRecovery(replay, replayTimeout)
-        self._maxQueued = checkCount(
-            self.maxQueued if maxQueued is None else maxQueued, "maxQueued"
-        )
+        bound = self.maxQueued if maxQueued is None else maxQueued
+        self._maxQueued = checkCount(bound, "maxQueued")
         self._overflow = checkOverflow(self.overflowPolicy if overflow is None else overflow)
         self._router: TopicRouter[Subscription] = TopicRouter()
         self._holdingQueues: set[Subscription] = set()
@@ -101,12 +100,7 @@ class Subscriber(SequencedReceiving, ZmqConnection):
         super().__init__(
             factory, endpoint, identity, maxMessageSize=maxMessageSize, security=security
         )
-        if self._replayEndpoints:
-            try:
-                self._startRecovery()
-            except BaseException:
-                self.shutdown()
-                raise
+        self._startReplaying()
 
     def subscribe(self, tag: bytes | str) -> Subscription:
         """
@@ -149,8 +143,7 @@ class Subscriber(SequencedReceiving, ZmqConnection):
             return
         self._socket.set(zmq.UNSUBSCRIBE, tag)
         self._reader.kick()
-        if self._recovery is not None:  # coming back is a fresh start, not a gap
-            self._recovery.forgetTags(lambda each: not self._router.route(each))
+        self._forgetUnsubscribed()
         if self.topicSep[:1] in tag:
             self._prefixesWithSeparator -= 1
         if subscription._hidden:  # noqa: SLF001
@@ -293,31 +286,6 @@ class Subscriber(SequencedReceiving, ZmqConnection):
             if forUser:
                 self._consume(consumer, message)
                 consumer = self._legacyConsumer()  # gotMessage may have replaced itself
-
-    def _deliverMessages(self, messages: list[Message]) -> None:
-        """Route messages a sequenced stream released, in order, as _deliver does."""
-        routeCached = self._router.routeCached
-        consumer = self._legacyConsumer()
-        for message in messages:
-            if self._closed:
-                return
-            matched = routeCached(message.tag)
-            if consumer is None:
-                ranCallbacks = False
-                for subscription in matched:
-                    ranCallbacks = subscription._put(message) or ranCallbacks
-                if ranCallbacks:
-                    consumer = self._legacyConsumer()
-                continue
-            forUser = self._forUser(matched)
-            for subscription in matched:
-                if subscription._reading:  # noqa: SLF001
-                    subscription._put(message)
-            if forUser:
-                self._consume(consumer, message)
-            consumer = self._legacyConsumer()
-        if self._toFlush:
-            self._flushBatchWaiters()
 
     def _forUser(self, matched: tuple[Subscription, ...]) -> bool:
         """
