@@ -339,6 +339,16 @@ def test_noLastValueCacheInMemory(bus: MemoryFactory) -> None:
         MemoryPubConnection(bus, lastValueCache=True)
 
 
+def test_noSequencedStreamsInMemory(bus: MemoryFactory) -> None:
+    """Stamps, heartbeats and replay need real sockets: said at once, nothing left behind."""
+    with pytest.raises(ConfigurationError, match="no sequenced streams"):
+        MemoryPubConnection(bus, bind("inproc://seq"), sequenced=True)
+    with pytest.raises(ConfigurationError, match="no sequenced streams"):
+        MemorySubConnection(bus, connect("inproc://seq"), replay=connect("inproc://replay"))
+    assert not bus.connections
+    assert not bus.clock.getDelayedCalls()
+
+
 def test_thePublisherSeesItsSubscribers(bus: MemoryFactory) -> None:
     sub = MemorySubConnection(bus, connect("inproc://news"))
     sub.subscribe(b"news")

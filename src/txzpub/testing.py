@@ -44,7 +44,8 @@ To test your own txZMQ-style subclass, mix it with the memory class:
 ``class MemoryNews(NewsSubscriber, MemorySubConnection): pass``. Not in
 memory: the socket monitor (``events()``; ``whenConnected()`` fires when a
 peer attaches), CURVE (``security`` is accepted and ignored), the last value
-cache, high-water marks (a PAUSE queue holds what arrives upstream, unbounded)
+cache, sequenced streams (``sequenced``, ``replay``), high-water marks (a
+PAUSE queue holds what arrives upstream, unbounded)
 and the ``socket`` attribute (an in-memory stand-in with ``set``/``get``).
 
 **Real sockets.** ZeroMQ's "slow joiner": a subscription travels to the
@@ -625,6 +626,12 @@ class _MemoryConnection(ZmqConnection):
         if getattr(self, "lastValueCache", False):
             msg = "MemoryPubConnection has no last value cache; test that on real sockets"
             raise ConfigurationError(msg)
+        if getattr(self, "sequenced", False) or getattr(self, "_replayEndpoints", None):
+            msg = (
+                f"{type(self).__name__} has no sequenced streams (stamps, heartbeats, replay); "
+                "test those on real sockets"
+            )
+            raise ConfigurationError(msg)
 
     def _enqueue(self, frames: list[bytes], *, track: bool = False) -> Deferred[None] | None:
         """Hand *frames* to the bus; nothing waits at a high-water mark in memory."""
@@ -658,7 +665,7 @@ class MemoryPubConnection(ZmqPubConnection, _MemoryConnection):
     A ZmqPubConnection on a MemoryFactory. ``subscriptions``,
     ``waitForSubscribers()`` and ``onSubscription()`` count the memory
     subscribers, exactly; ``publishLossless()`` (with ``noDrop=True``) never
-    waits. Not ``lastValueCache`` (ConfigurationError).
+    waits. Not ``lastValueCache`` nor ``sequenced`` (ConfigurationError).
 
     .. versionadded:: 0.1.0
     """
