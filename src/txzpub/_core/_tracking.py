@@ -24,10 +24,12 @@ Rules:
    then follow in order are ``Released`` in one notice, to be delivered right
    after it; one filling a hole further on is held. Replayed items
    (``recover``) follow the same rule, but only for numbers the stream
-   misses: anything else, or any stream not tracked, is a duplicate, and
-   ``recover`` never creates a stream.
+   misses (named by a ``GapOpened``, neither held nor resolved since):
+   anything else, or any stream not tracked, is a duplicate, and ``recover``
+   never creates a stream.
 5. ``giveUp`` loses every missing number up to a bound: one ``Lost`` per
-   missing run, each followed by the ``Released`` held items it unblocks.
+   missing run, each followed by the ``Released`` held items it unblocks;
+   items past a number still missing stay held. Unknown streams: nothing.
 6. A stream holds at most ``holdLimit`` items: one more first gives up all it
    misses below that item (rule 5). The caller delivers a call's ``DELIVER``
    item before that call's notices, so when this released items ahead of it,
@@ -38,15 +40,17 @@ Rules:
 8. At most ``maxPublishers`` identities and ``maxTags`` streams per identity:
    one more forgets the one tracked first (FIFO: no bookkeeping per message).
    Forgetting a stream or a publisher (bounds, ``forgetPublisher``,
-   ``forgetSilent``) first gives up all it misses (rule 5); it then restarts
-   by rule 1. ``forgetTags`` forgets silently: held items are discarded and
+   ``forgetSilent``: not heard by ``receive`` or ``heard`` since ``now -
+   silentFor``) first gives up all it misses (rule 5); it then restarts by
+   rule 1. ``forgetTags`` forgets silently: held items are discarded and
    nothing is lost, since the user unsubscribed.
 9. Nothing raises for any numbers (the codec guarantees ints >= 1).
 
-Cost: an in-order ``receive`` is three dict lookups and two dict stores (the
-publisher's last-heard time is stored on every call). A stream in trouble
-stores 0 as its next number, which no sequence equals, so only those streams
-take the slow path, where their held items and missing ranges live.
+Cost: an in-order ``receive`` is two dict lookups and two dict stores (the
+publisher's last-heard time is stored on every call: no batch bookkeeping). A
+stream in trouble stores 0 as its next number, which no sequence equals, so
+only those streams take the slow path, where their held items and missing
+ranges live.
 """
 
 from __future__ import annotations
@@ -368,7 +372,7 @@ class StreamTracker(Generic[T]):
                 self._tagOrder[publisher] = deque(streams)
 
     def forgetPublisher(self, publisher: bytes) -> None:
-        """Give up what *publisher* is missed and forget it (rule 8)."""
+        """Give up what *publisher*'s streams miss and forget it (rule 8)."""
         if publisher in self._streams:
             self._forget(publisher)
 
