@@ -47,7 +47,9 @@ from ._core._endpoint import ZmqEndpoint, checkEndpoint
 from ._core._lifecycle import ConnectionEvent, ConnectionEventKind
 from ._core._message import Message, stampedMessage
 from ._core._replayprotocol import MAX_PREFIXES
-from ._core._stamp import HEARTBEAT_TAG, Heartbeat, parseDataStamp, parseHeartbeat, shortId
+from ._core._stamp import DATA_KIND as _DATA_KIND
+from ._core._stamp import DATA_SIZE as _STAMP_SIZE
+from ._core._stamp import HEARTBEAT_TAG, Heartbeat, parseHeartbeat, shortId
 from ._core._tracking import (
     DELIVER,
     DUPLICATE,
@@ -125,6 +127,7 @@ class StreamRecovery:
         security: Security | None,
     ) -> None:
         self._clock = factory.reactor
+        self._seconds = self._clock.seconds
         self._route = route
         self._prefixes = prefixes
         self._deliver = deliver
@@ -137,7 +140,7 @@ class StreamRecovery:
             if replay
             else None
         )
-        #: Messages released in order behind the one receive() returned.
+        #: What became deliverable, in order, when accept() returned None.
         self.ready: list[Message] = []
         self._liveness = Liveness(
             self._clock,
@@ -150,27 +153,40 @@ class StreamRecovery:
 
     # -- the data path -----------------------------------------------------------------
 
-    def receive(self, frames: list[bytes]) -> list[Message]:
-        """What stamped *frames* make deliverable now, in order (often one message)."""
+    def accept(self, frames: list[bytes]) -> Message | None:
+        """
+        The message stamped *frames* carry, when it is the one to deliver now
+        (the common case: the next of its stream); else None, and whatever
+        became deliverable waits in ``ready``, in order.
+        """
         tag, body, stamp = frames
-        parsed = parseDataStamp(stamp)
-        if parsed is None or tag == HEARTBEAT_TAG:
-            beat = parseHeartbeat(stamp) if tag == HEARTBEAT_TAG else None
-            if beat is None:
-                self._malformed(tag)
-            else:
-                self._heartbeat(beat)
-            return self.takeReady()
-        publisher, sequence = parsed
+        if len(stamp) != _STAMP_SIZE or stamp[:5] != _DATA_KIND or tag == HEARTBEAT_TAG:
+            self._other(tag, stamp)
+            return None
+        sequence = int.from_bytes(stamp[21:], "big")
+        if not sequence:  # numbers start at 1
+            self._malformed(tag)
+            return None
+        publisher = stamp[5:21]
         message = stampedMessage(tag, body, sequence, publisher)
-        now = self._clock.seconds()
+        now = self._seconds()
         self._lastMessage[publisher] = now
         tracker = self._tracker
         if tracker.receive(publisher, tag, sequence, message, now) == DELIVER:
-            self.ready.append(message)
+            if not tracker.notices:
+                return message
+            self.ready.append(message)  # before what it releases
         if tracker.notices:
             self._handle(tracker.takeNotices())
-        return self.takeReady()
+        return None
+
+    def _other(self, tag: bytes, stamp: bytes) -> None:
+        """A stamp that is no data stamp: a heartbeat, or malformed (rule 5)."""
+        beat = parseHeartbeat(stamp) if tag == HEARTBEAT_TAG else None
+        if beat is None:
+            self._malformed(tag)
+        else:
+            self._heartbeat(beat)
 
     def takeReady(self) -> list[Message]:
         ready, self.ready = self.ready, []
@@ -445,6 +461,12 @@ class SequencedReceiving:
             consumer = self._legacyConsumer()
         if self._toFlush:
             self._flushBatchWaiters()
+
+    def _deliverReady(self) -> None:
+        """Deliver what the sequenced streams made deliverable, if anything."""
+        recovery = self._recovery
+        if recovery is not None and recovery.ready:
+            self._deliverMessages(recovery.takeReady())
 
     def _forgetUnsubscribed(self) -> None:
         """After an unsubscribe: subscribing again is a fresh start, not a gap."""

@@ -172,14 +172,11 @@ class Subscriber(SequencedReceiving, ZmqConnection):
             return subscription._wait(Deferred, 0, iterating=False)  # noqa: SLF001
         return subscription.next(timeout)
 
-    def _subscriptionsView(self) -> Mapping[bytes, Subscription]:
-        return _SubscriptionsView(self)
-
     #: A read-only mapping of the subscribed tags (bytes) to their
     #: Subscription. Reading it subscribes nothing (unlike ``subscribe(tag)``),
     #: so ``sub.subscriptions[tag].statistics()`` leaves the counts alone.
     #: ``.. versionadded:: 0.1.0``
-    subscriptions = ReadOnlyView(_subscriptionsView)
+    subscriptions = ReadOnlyView[Mapping[bytes, Subscription]](_SubscriptionsView)
 
     # -- internals -------------------------------------------------------------------
 
@@ -263,9 +260,12 @@ class Subscriber(SequencedReceiving, ZmqConnection):
                     message = trustedMessage(b"", tag)
                     matched = route(tag)
             elif len(frames) == 3 and frames[2][:3] == MAGIC:  # stamped: sequenced
-                self._deliverMessages((self._recovery or self._startRecovery()).receive(frames))
-                consumer, attributeCount = self._legacyConsumer(), len(attributes)
-                continue
+                stamped = (self._recovery or self._startRecovery()).accept(frames)
+                if stamped is None:  # held, repeated, a heartbeat, or more than one
+                    self._deliverReady()
+                    consumer, attributeCount = self._legacyConsumer(), len(attributes)
+                    continue
+                message, matched = stamped, routeCached(frames[0])
             else:
                 message = decodeFrames(frames, separator)
                 first = frames[0] if frames else b""  # [] only from user code (messageReceived)
