@@ -11,6 +11,7 @@ from twisted.internet import reactor, task
 from twisted.internet.defer import Deferred
 
 from txzpub import (
+    ConfigurationError,
     EndpointError,
     Message,
     PublisherService,
@@ -157,6 +158,20 @@ def test_badOptionValuesAreRefusedWhenTheServiceIsBuilt() -> None:
         SubscriberService(endpoint, maxQueued=0)
     with pytest.raises(TypeError, match="maxMessageSize must be"):
         PublisherService(endpoint, maxMessageSize=1.5)
+
+
+def test_sequencedServicesAreCheckedWhenBuilt() -> None:
+    """The sequencing options go through the same early check as the others."""
+    endpoint = ZmqEndpoint(ZmqEndpointType.bind, "tcp://127.0.0.1:5555")
+    replay = ZmqEndpoint(ZmqEndpointType.bind, "inproc://service-replay")
+    with pytest.raises(ConfigurationError, match="replay= needs a publisher created with"):
+        PublisherService(endpoint, replay=replay)
+    with pytest.raises(ValueError, match="heartbeatInterval must be"):
+        PublisherService(endpoint, sequenced=True, heartbeatInterval=0)
+    with pytest.raises(ValueError, match="replayTimeout must be"):
+        SubscriberService(endpoint, replayTimeout=-1)
+    PublisherService(endpoint, sequenced=True, replay=replay)  # fine
+    SubscriberService(endpoint, replay=[replay._replace(type=ZmqEndpointType.connect)])
 
 
 def test_aSubclassConstructorIsNotRunEarly() -> None:

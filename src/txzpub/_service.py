@@ -178,9 +178,10 @@ def _checkOptions(connectionClass: type[ZmqConnection], options: dict[str, Any])
         msg = f"{connectionClass.__name__} {error}; its options are {', '.join(known)}"
         raise TypeError(msg) from None
     if connectionClass.__init__.__module__.startswith("txzpub."):
-        # The values too: build the connection once, attached to nothing, on a
-        # factory and a reactor of its own, and close it. (Not for a subclass
-        # with its own constructor, whose side effects are its own.)
+        # The values too: build the connection once, attached to nothing (but
+        # its replay endpoints), on a factory and a reactor of its own, and
+        # close it. (Not for a subclass with its own constructor, whose side
+        # effects are its own.)
         rehearsal = ZmqFactory(MemoryReactorClock())  # type: ignore[no-untyped-call]
         try:
             connectionClass(rehearsal, **options).shutdown()
