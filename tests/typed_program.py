@@ -70,6 +70,9 @@ async def pubSub(factory: ZmqFactory) -> None:
         reveal_type(batch)
         reveal_type(sub.subscriptions)
         reveal_type(publisher.subscriptions)
+        reveal_type(msg.sequence)
+        reveal_type(sub.streamStatistics().lost)
+        reveal_type(publisher.publisherId)
 
 
 async def pushPull(factory: ZmqFactory) -> None:
