@@ -13,7 +13,9 @@ Rules:
 2. A request goes to the endpoint known to serve that publisher. Until one
    is known it goes to every endpoint: the owner answers, the others say
    "not mine" at once, and the answers teach which endpoint is whose. When
-   every endpoint asked says "not mine", the request ends unanswered.
+   every endpoint asked says "not mine", the request ends unanswered, and
+   that publisher is not asked again (its gaps are lost at once) until it is
+   forgotten: the subscriber was given no replay endpoint for it.
 3. A request ends with the publisher's end marker, its "not mine", or
    ``timeout`` seconds without one; whatever was not replayed by then is the
    handler's to count as lost. Late answers to an ended request are dropped.
@@ -55,6 +57,8 @@ _log = Logger()
 
 #: Most requests waiting behind the one in flight, per publisher (rule 1).
 MAX_WAITING: Final = 10_000
+#: Most publishers remembered as served by no endpoint (rule 2).
+MAX_UNSERVED: Final = 1_000
 
 
 class ReplayHandler(Protocol):
@@ -131,6 +135,8 @@ class ReplayClient:
         self._waiting: dict[bytes, deque[_Request]] = {}
         self._inFlight: dict[bytes, _Request] = {}
         self._byId: dict[int, _Request] = {}
+        # Publishers no endpoint serves (rule 2), bounded against forged identities.
+        self._unserved: set[bytes] = set()
         self._nextId = 1
         self.counts = {"requests": 0, "timeouts": 0, "malformed": 0, "forged": 0, "late": 0}
 
@@ -140,7 +146,7 @@ class ReplayClient:
 
     def askLatest(self, publisher: bytes, prefixes: tuple[bytes, ...]) -> None:
         """Ask *publisher* for its latest numbers, if nothing is asked of it now."""
-        if not self.busy(publisher):
+        if not self.busy(publisher) and publisher not in self._unserved:
             self._queue(_Request(publisher, b"", 0, 0, prefixes))
 
     def busy(self, publisher: bytes) -> bool:
@@ -150,6 +156,7 @@ class ReplayClient:
     def forget(self, publisher: bytes) -> None:
         """Stop asking *publisher* (it is forgotten): end what is in flight or waiting."""
         self._waiting.pop(publisher, None)
+        self._unserved.discard(publisher)
         request = self._inFlight.get(publisher)
         if request is not None:
             self._end(request, notify=False)
@@ -157,7 +164,7 @@ class ReplayClient:
     def stop(self) -> None:
         """Cancel every timer and close the sockets (at the subscriber's shutdown)."""
         for request in list(self._inFlight.values()):
-            self._end(request, notify=False, next=False)
+            self._end(request, notify=False, sendNext=False)
         self._waiting.clear()
         for dealer in self._dealers:
             dealer.shutdown()
@@ -165,6 +172,9 @@ class ReplayClient:
     # -- internals -------------------------------------------------------------------
 
     def _queue(self, request: _Request) -> None:
+        if request.publisher in self._unserved:
+            self._notify(request)
+            return
         waiting = self._waiting.setdefault(request.publisher, deque())
         if len(waiting) >= MAX_WAITING:
             _log.warn(
@@ -183,8 +193,10 @@ class ReplayClient:
 
     def _sendNext(self, publisher: bytes) -> None:
         waiting = self._waiting.get(publisher)
-        if not waiting:
+        if not waiting or publisher in self._unserved:
             self._waiting.pop(publisher, None)
+            for request in waiting or ():
+                self._notify(request)
             return
         request = waiting.popleft()
         request.requestId, self._nextId = self._nextId, self._nextId + 1
@@ -221,7 +233,7 @@ class ReplayClient:
         )
         self._end(request)
 
-    def _end(self, request: _Request, *, notify: bool = True, next: bool = True) -> None:  # noqa: A002
+    def _end(self, request: _Request, *, notify: bool = True, sendNext: bool = True) -> None:
         if request.timer is not None and request.timer.active():
             request.timer.cancel()
         request.timer = None
@@ -230,7 +242,7 @@ class ReplayClient:
             del self._inFlight[request.publisher]
         if notify:
             self._notify(request)
-        if next:
+        if sendNext:
             self._sendNext(request.publisher)
 
     def _notify(self, request: _Request) -> None:
@@ -267,6 +279,9 @@ class ReplayClient:
             self._owners.setdefault(answer.publisher, dealer)
         request.asked.discard(dealer)
         if not request.asked:
+            if len(self._unserved) >= MAX_UNSERVED:
+                self._unserved.clear()
+            self._unserved.add(request.publisher)
             _log.warn(
                 "No replay endpoint serves publisher {publisher}; give this subscriber its "
                 "replay endpoint to recover its messages",

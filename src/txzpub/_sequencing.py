@@ -301,6 +301,7 @@ class PublisherSequencing:
     _reader: SocketReader
     _encode: Callable[[bytes, bytes], list[bytes]]
     _recheck: Callable[[], None]
+    _recheckCall: Any  # the IDelayedCall of _recheck, while one is due
     _stamping: SequencedPublishing | None
     security: Security | None
 
@@ -358,8 +359,9 @@ class PublisherSequencing:
             return None
 
         def sendBeat(frames: list[bytes]) -> None:
-            if not self._closed and sendFrames(self._socket, frames):
-                self._recheck()
+            # At the high-water mark a heartbeat is dropped: the next one will do.
+            if not self._closed and sendFrames(self._socket, frames) and self._recheckCall is None:
+                self._recheckCall = self._factory.reactor.callLater(0, self._recheck)
 
         return SequencedPublishing(
             self._factory,
