@@ -47,9 +47,7 @@ from ._core._endpoint import ZmqEndpoint, checkEndpoint
 from ._core._lifecycle import ConnectionEvent, ConnectionEventKind
 from ._core._message import Message, stampedMessage
 from ._core._replayprotocol import MAX_PREFIXES
-from ._core._stamp import DATA_KIND as _DATA_KIND
-from ._core._stamp import DATA_SIZE as _STAMP_SIZE
-from ._core._stamp import HEARTBEAT_TAG, Heartbeat, parseHeartbeat, shortId
+from ._core._stamp import HEARTBEAT_TAG, Heartbeat, parseDataStamp, parseHeartbeat, shortId
 from ._core._tracking import (
     DELIVER,
     DUPLICATE,
@@ -160,14 +158,11 @@ class StreamRecovery:
         became deliverable waits in ``ready``, in order.
         """
         tag, body, stamp = frames
-        if len(stamp) != _STAMP_SIZE or stamp[:5] != _DATA_KIND or tag == HEARTBEAT_TAG:
+        parsed = parseDataStamp(stamp)
+        if parsed is None or tag == HEARTBEAT_TAG:
             self._other(tag, stamp)
             return None
-        sequence = int.from_bytes(stamp[21:], "big")
-        if not sequence:  # numbers start at 1
-            self._malformed(tag)
-            return None
-        publisher = stamp[5:21]
+        publisher, sequence = parsed
         message = stampedMessage(tag, body, sequence, publisher)
         now = self._seconds()
         self._lastMessage[publisher] = now

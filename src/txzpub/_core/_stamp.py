@@ -39,8 +39,6 @@ from typing import Final
 import attrs
 
 __all__ = [
-    "DATA_KIND",
-    "DATA_SIZE",
     "HEARTBEAT_TAG",
     "MAGIC",
     "PUBLISHER_ID_SIZE",
@@ -57,11 +55,9 @@ __all__ = [
 MAGIC: Final = b"\xa7tz"
 _VERSION: Final = b"1"
 _DATA: Final = MAGIC + _VERSION + b"D"
-#: A data stamp's first five bytes, and its size (the subscriber's hot path checks both).
-DATA_KIND: Final = _DATA
 _BEAT: Final = MAGIC + _VERSION + b"H"
 PUBLISHER_ID_SIZE: Final = 16
-DATA_SIZE: Final = len(_DATA) + PUBLISHER_ID_SIZE + 8
+_DATA_SIZE: Final = len(_DATA) + PUBLISHER_ID_SIZE + 8
 _BEAT_SIZE: Final = len(_BEAT) + PUBLISHER_ID_SIZE + 4 + 8
 #: The reserved tag heartbeats travel on (rule 3).
 HEARTBEAT_TAG: Final = b"\xa7txzpub.heartbeat"
@@ -87,7 +83,7 @@ def isStamp(frame: bytes) -> bool:
 
 def parseDataStamp(frame: bytes) -> tuple[bytes, int] | None:
     """(publisher, sequence) of a data stamp; None when malformed (rule 4)."""
-    if len(frame) != DATA_SIZE or frame[:5] != _DATA:
+    if len(frame) != _DATA_SIZE or frame[:5] != _DATA:
         return None
     sequence = int.from_bytes(frame[21:], "big")
     if not sequence:
