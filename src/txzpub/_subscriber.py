@@ -5,6 +5,11 @@ received message fanned out to the queues (Subscriptions) it matches.
 
 The router's reference counts decide when the SUBSCRIBE/UNSUBSCRIBE socket
 options change, so what libzmq filters and what we route always agree.
+
+A message from a sequenced publisher (three frames, the third a stamp) goes
+through the subscriber's StreamRecovery first (``_recovery``): the next of
+its stream comes straight back to the inlined delivery below; anything else
+(a gap, a repeat, a heartbeat, held or released messages) takes the slow path.
 """
 
 from __future__ import annotations
