@@ -26,6 +26,7 @@ from txzpub._core._tracking import (
 P = b"P" * 16
 Q = b"Q" * 16
 R = b"R" * 16
+S = b"S" * 16
 
 #: An item is the stream and number it was sent with, so a release can be checked.
 Item = tuple[bytes, bytes, int]
@@ -638,20 +639,39 @@ def test_noteLatestNeverCreatesAndIsIgnoredWhenNotRecovering() -> None:
 # Rule 8: bounds and forgetting.
 
 
-def test_maxPublishersForgetsTheFirstTracked() -> None:
-    """FIFO, not LRU: P is forgotten although it was the one heard last."""
+def test_maxPublishersForgetsTheOneHeardLeastRecently() -> None:
+    """Not the first tracked: P, tracked first but heard last, stays; Q goes."""
     feed = Feed(maxPublishers=2)
-    feed.receive(1, publisher=P)
-    feed.receive(1, publisher=Q)
-    feed.receive(3, publisher=P)
+    feed.receive(1, publisher=P, now=1)
+    feed.receive(1, publisher=Q, now=2)
+    feed.receive(2, publisher=Q, now=3)
+    feed.receive(4, publisher=Q, now=4)
+    feed.receive(2, publisher=P, now=5)
     feed.take()
-    assert feed.receive(1, publisher=R) == DELIVER
-    assert feed.take() == [NewPublisher(R), Lost(P, b"t", 2, 2), feed.released(3)]
-    assert feed.tracker.publishers() == [Q, R]
-    # P restarts by rule 1, wherever it is.
-    assert feed.receive(2, publisher=P) == DELIVER
-    assert feed.take() == [NewPublisher(P)]
-    assert feed.tracker.publishers() == [R, P]
+    assert feed.receive(1, publisher=R, now=6) == DELIVER
+    assert feed.take() == [
+        NewPublisher(R),
+        Lost(Q, b"t", 3, 3),
+        feed.released(4, publisher=Q),
+    ]
+    assert feed.tracker.publishers() == [P, R]
+    # Q restarts by rule 1.
+    assert feed.receive(5, publisher=Q, now=7) == DELIVER
+    assert feed.take() == [NewPublisher(Q)]
+    # Heartbeats count as hearing: P, silent in data but beating, outlives R.
+    feed.tracker.heard(P, 8)
+    assert feed.receive(1, publisher=S, now=9) == DELIVER
+    assert feed.tracker.publishers() == [P, S]
+
+
+def test_aFloodOfMadeUpPublishersDoesNotPushOutOneThatTalks() -> None:
+    """An identity heard between made-up ones is never the one forgotten."""
+    feed = Feed(maxPublishers=10)
+    for n in range(100):
+        feed.receive(1, publisher=n.to_bytes(16, "big"), now=n)
+        feed.receive(n + 1, publisher=P, now=n + 0.5)
+    assert feed.tracker.isTracked(P)
+    assert feed.receive(50, publisher=P, now=200) == DUPLICATE
 
 
 def test_maxTagsForgetsTheFirstStream() -> None:

@@ -37,8 +37,11 @@ Rules:
    ``HELD``; else it is delivered, or held past a new gap (rule 3).
 7. ``noteLatest`` (the publisher's latest number of a tag) names the tail loss
    of a tracked stream when recovering: the numbers up to it not named yet.
-8. At most ``maxPublishers`` identities and ``maxTags`` streams per identity:
-   one more forgets the one tracked first (FIFO: no bookkeeping per message).
+8. At most ``maxPublishers`` identities and ``maxTags`` streams per identity.
+   One identity more forgets the one heard least recently (a scan, only when
+   the bound is hit: a flood of made-up identities cannot push out a
+   publisher that is still talking); one stream more forgets the publisher's
+   stream tracked first (FIFO: no bookkeeping per message).
    Forgetting a stream or a publisher (bounds, ``forgetPublisher``,
    ``forgetSilent``: not heard by ``receive`` or ``heard`` since ``now -
    silentFor``) first gives up all it misses (rule 5); it then restarts by
@@ -270,7 +273,7 @@ class StreamTracker(Generic[T]):
         #: What the caller must act on, in the order it happened (takeNotices).
         self.notices: list[Notice] = []
         # Publisher -> tag -> next expected number, or _TROUBLED. Ordered by
-        # when each publisher was first tracked (rule 8 forgets the first).
+        # when each publisher was first tracked.
         self._streams: OrderedDict[bytes, dict[bytes, int]] = OrderedDict()
         # Publisher -> its tags in the order they were first tracked (rule 8).
         self._tagOrder: dict[bytes, deque[bytes]] = {}
@@ -431,7 +434,8 @@ class StreamTracker(Generic[T]):
     def _track(self, publisher: bytes, now: float) -> dict[bytes, int]:
         self.notices.append(NewPublisher(publisher))
         if len(self._streams) >= self.maxPublishers:
-            self._forget(next(iter(self._streams)))
+            heard = self._heard
+            self._forget(min(heard, key=heard.__getitem__))
         streams: dict[bytes, int] = {}
         self._streams[publisher] = streams
         self._tagOrder[publisher] = deque()
