@@ -66,6 +66,7 @@ LAYERS = {
     "txzpub._peers": 4,
     "txzpub._sending": 4,
     "txzpub._listening": 4,
+    "txzpub._replayserver": 4,
     "txzpub._sequencing": 4,
     "txzpub._replayclient": 4,
     "txzpub._recovery": 4,

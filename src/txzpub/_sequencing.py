@@ -9,20 +9,8 @@ and the numbering are the core's (``_core._stamp``), the buffer too
 (``_core._replaybuffer``); this module adds what needs the reactor: the
 heartbeat timer and the ROUTER that answers replay requests.
 
-The replay socket's rules:
-
-1. It answers one request at a time per peer: a request from a peer whose
-   previous answer is still being handed to ZeroMQ is dropped (counted in
-   ``busy``). A well-behaved subscriber never sends one.
-2. An answer is the held messages of the range asked, then an end marker;
-   never more than the buffer holds, so never more than ``replayDepth``.
-3. A request for another publisher's identity is answered at once with
-   "not mine"; a malformed, forged or out-of-range one (numbers this
-   publisher never used) is dropped and counted in ``refused``.
-4. Answers leave through the connection's send queue (ROUTER_MANDATORY: at
-   a peer's high-water mark they wait, in order); every send is followed by
-   a read of the socket (a send can swallow the edge of ZeroMQ's
-   edge-triggered descriptor: the reader's rules).
+The replay socket is ``_replayserver``'s; its counters come back here in
+``replayStatistics()``.
 """
 
 from __future__ import annotations
@@ -37,20 +25,10 @@ from twisted.logger import Logger
 from ._core._checks import checkCount, checkSeconds, checkType, wrongValue
 from ._core._endpoint import ZmqEndpoint, checkEndpoint
 from ._core._replaybuffer import DEFAULT_REPLAY_BYTES, DEFAULT_REPLAY_DEPTH, ReplayBuffer
-from ._core._replayprotocol import (
-    MAX_LATEST,
-    LatestReply,
-    LatestRequest,
-    NotMine,
-    ReplayedMessage,
-    ReplayEnd,
-    ReplayRequest,
-    parseRequest,
-)
 from ._core._stamp import Sequencer, heartbeatFrames, newPublisherId, shortId
-from ._errors import ConfigurationError, SendQueueFull
+from ._errors import ConfigurationError
 from ._factory import ZmqFactory
-from ._routerdealer import ZmqRouterConnection
+from ._replayserver import ReplayServer
 from ._security import Security
 from ._sending import sendFrames
 
@@ -97,89 +75,11 @@ class ReplayStatistics:
     notMine: int
     #: Malformed, forged or out-of-range requests, dropped.
     refused: int
-    #: Requests dropped because the same peer's previous answer was still leaving.
+    #: Requests dropped because the same peer's previous answer was still
+    #: leaving, or the answers leaving already held four replay depths.
     busy: int
-
-
-class _ReplayServer(ZmqRouterConnection):
-    """The ROUTER that answers replay requests from a publisher's buffer; see the module rules."""
-
-    def __init__(
-        self,
-        factory: ZmqFactory,
-        endpoint: ZmqEndpoint,
-        sequencer: Sequencer,
-        buffer: ReplayBuffer,
-        replayDepth: int,
-        security: Security | None,
-    ) -> None:
-        self._sequencer = sequencer
-        self._buffer = buffer
-        self._busy: set[bytes] = set()
-        self.counts = {"answered": 0, "replayed": 0, "notMine": 0, "refused": 0, "busy": 0}
-        super().__init__(
-            factory,
-            endpoint,
-            security=security,
-            maxQueuedSends=2 * replayDepth + 1000,
-        )
-
-    def _deliver(self, batch: list[list[bytes]]) -> None:
-        for frames in batch:
-            if self._closed:
-                return
-            if len(frames) < 2:
-                self.counts["refused"] += 1
-                continue
-            self._answer(frames[0], parseRequest(frames[1:]))
-
-    def _answer(self, peer: bytes, request: ReplayRequest | LatestRequest | None) -> None:
-        own = self._sequencer.publisher
-        if request is None:
-            self.counts["refused"] += 1
-        elif peer in self._busy:
-            self.counts["busy"] += 1
-        elif request.publisher != own:
-            self.counts["notMine"] += 1
-            self._reply(peer, NotMine(request.requestId, own).frames(), last=True)
-        elif isinstance(request, LatestRequest):
-            latest = self._sequencer.latest(request.prefixes, MAX_LATEST)
-            self.counts["answered"] += 1
-            self._reply(
-                peer, LatestReply(request.requestId, own, tuple(latest)).frames(), last=True
-            )
-        else:
-            self._replay(peer, request)
-
-    def _replay(self, peer: bytes, request: ReplayRequest) -> None:
-        used = self._sequencer.numbers.get(request.tag, 0)
-        if request.last > used:  # numbers never used: forged, or for an earlier life
-            self.counts["refused"] += 1
-            return
-        held = self._buffer.find(request.tag, request.first, request.last)
-        self.counts["answered"] += 1
-        self.counts["replayed"] += len(held)
-        for body, stamp in held:
-            message = ReplayedMessage(request.requestId, request.tag, body, stamp)
-            if not self._reply(peer, message.frames(), last=False):
-                return
-        self._reply(peer, ReplayEnd(request.requestId, len(held)).frames(), last=True)
-
-    def _reply(self, peer: bytes, frames: list[bytes], *, last: bool) -> bool:
-        """Send one frame list to *peer*; False when the answer had to be abandoned."""
-        try:
-            sent = self._enqueue([peer, *frames], track=last)
-        except SendQueueFull:
-            _log.warn(
-                "The replay socket's send queue is full; an answer to peer {peer!r} was "
-                "abandoned (it will time out and count the messages as lost)",
-                peer=peer,
-            )
-            return False
-        if sent is not None:
-            self._busy.add(peer)
-            sent.addBoth(lambda _: self._busy.discard(peer))
-        return True
+    #: Answers given up: the peer left, or read nothing for 30 seconds.
+    abandoned: int
 
 
 class SequencedPublishing:
@@ -202,12 +102,10 @@ class SequencedPublishing:
         self.sequencer = Sequencer(newPublisherId())
         self._prefix = self.sequencer.prefix
         self.buffer: ReplayBuffer | None = None
-        self._server: _ReplayServer | None = None
+        self._server: ReplayServer | None = None
         if replay is not None:
             self.buffer = ReplayBuffer(replayDepth, replayBytes)
-            self._server = _ReplayServer(
-                factory, replay, self.sequencer, self.buffer, replayDepth, security
-            )
+            self._server = ReplayServer(factory, replay, self.sequencer, self.buffer, security)
         self._reactor = factory.reactor
         self._interval = heartbeatInterval
         self._sendBeat = sendBeat
@@ -267,6 +165,7 @@ class SequencedPublishing:
             notMine=counts.get("notMine", 0),
             refused=counts.get("refused", 0),
             busy=counts.get("busy", 0),
+            abandoned=counts.get("abandoned", 0),
         )
 
     @property
