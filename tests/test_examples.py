@@ -45,6 +45,7 @@ TESTED = {
     "pipeline.py",
     "request_reply.py",
     "router_dealer.py",
+    "reliable_feed.py",
     "legacy/publisher.py",
     "legacy/topic_subscribers.py",
     "legacy/smart_subscriber.py",
@@ -324,6 +325,43 @@ def test_router_dealer() -> None:
     assert len(counts) == 3, lines
     assert all(counts), lines
     assert sum(int(match[2]) for match in counts if match) == 24, lines
+
+
+def test_reliable_feed() -> None:
+    lines = run("reliable_feed.py", "3000")
+
+    assert lines[0] == "published 3000 prices in one burst", lines
+    # Past the high-water marks the burst's end was dropped: the subscriber with replay
+    # saw one gap and got all of it back, in order; the one without counted it as lost.
+    gap = re.fullmatch(r"event: gap, (\d+) of prices\.AAPL \((\d+) to 3000\)", lines[1])
+    assert gap, lines
+    missing = int(gap[1])
+    assert missing > 0, lines
+    assert int(gap[2]) == 3001 - missing, lines
+    assert lines[2:] == [
+        f"event: recovered, {missing} of prices.AAPL",
+        f"with replay: 3000 received in order, {missing} recovered, 0 lost",
+        lines[4],
+        f"the publisher sent {missing} message(s) again",
+    ], lines
+    unrecovered = re.fullmatch(r"without replay: (\d+) lost \(counted, not recovered\)", lines[4])
+    assert unrecovered, lines
+    assert int(unrecovered[1]) > 0, lines
+
+
+def test_reliable_feed_beyond_the_replay_buffer() -> None:
+    """More than the replay buffer holds (10,000): the rest is lost, and counted."""
+    lines = run("reliable_feed.py", "15000")
+
+    gap = re.fullmatch(r"event: gap, (\d+) of prices\.AAPL \((\d+) to 15000\)", lines[1])
+    assert gap, lines
+    missing, first = int(gap[1]), int(gap[2])
+    lost = missing - 10_000
+    assert lines[2:5] == [
+        "event: recovered, 10000 of prices.AAPL",
+        f"event: lost, {lost} of prices.AAPL ({first} to 5000)",
+        f"with replay: {15000 - lost} received in order, 10000 recovered, {lost} lost",
+    ], lines
 
 
 # -- the legacy examples (the txZMQ reference's code) ----------------------------

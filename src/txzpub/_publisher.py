@@ -135,6 +135,7 @@ class ZmqPubConnection(PublisherSequencing, PublisherAwareness, ZmqConnection):
         self._awareness = Awareness(factory.reactor, self)
         self._recheckCall: Any = None  # the IDelayedCall of _recheck, while one is due
         self._listening = False
+        self._stamping = None
         super().__init__(
             factory, endpoint, identity, maxMessageSize=maxMessageSize, security=security
         )
@@ -143,7 +144,7 @@ class ZmqPubConnection(PublisherSequencing, PublisherAwareness, ZmqConnection):
         self._encode = framesEncoder(self.topicSep, multipart=self.multipartFraming)
         cached = framesEncoder(self.topicSep, multipart=True) if self.sequenced else self._encode
         self._lastValues = LastValues(cached) if self.lastValueCache else None
-        self._stamping = self._startSequencing(replay)
+        self._stamping = self._startSequencing(replay)  # a failure shuts this down
 
     def _configure(self, socket: zmq.Socket[bytes]) -> None:
         super()._configure(socket)

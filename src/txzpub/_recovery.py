@@ -28,7 +28,10 @@ Rules:
 4. Tail loss: with replay endpoints, when a publisher's heartbeat finds it
    quiet since the last one (or a check is due), the subscriber asks for the
    latest numbers of the tags it subscribes to, so a lost last message is
-   noticed and recovered too.
+   noticed and recovered too. The answer comes by the replay channel, which
+   may outrun the data path (a proxy in between): its numbers count as
+   missing only once a heartbeat the publisher sent after answering has come
+   down the data path, behind everything published before it.
 5. A malformed stamp, or a data stamp on the heartbeat tag, is counted and
    dropped; it never reaches a subscription or gotMessage.
 """
@@ -108,6 +111,89 @@ class StreamStatistics:
     replayTimeouts: int
 
 
+class _Report:
+    """What a subscriber's sequenced streams tell: counts, events and log lines (rule 1)."""
+
+    def __init__(
+        self,
+        route: Callable[[bytes], Sequence[Subscription]],
+        report: Callable[[ConnectionEvent], None],
+        *,
+        replaying: bool,
+    ) -> None:
+        self._route = route
+        self._report = report
+        self._replaying = replaying
+        self.counts = {"lost": 0, "recovered": 0, "malformed": 0}
+
+    def gap(self, publisher: bytes, tag: bytes, first: int, last: int) -> None:
+        count = last - first + 1
+        self.event(ConnectionEventKind.GAP, publisher, tag, first, last, count)
+        _log.warn(
+            "{count} messages of tag {tag!r} from publisher {publisher} are missing "
+            "({first} to {last}){what}",
+            count=count,
+            tag=tag,
+            publisher=shortId(publisher),
+            first=first,
+            last=last,
+            what="; asking for them again" if self._replaying else "",
+        )
+
+    def lost(self, notice: Lost) -> None:
+        if not self._replaying:  # detected and lost at once (rule 2)
+            self.gap(notice.publisher, notice.tag, notice.first, notice.last)
+        count = notice.last - notice.first + 1
+        self.counts["lost"] += count
+        for subscription in self._route(notice.tag):
+            subscription._lost += count  # noqa: SLF001
+        kind = ConnectionEventKind.LOST
+        self.event(kind, notice.publisher, notice.tag, notice.first, notice.last, count)
+
+    def recovered(self, tag: bytes) -> None:
+        self.counts["recovered"] += 1
+        for subscription in self._route(tag):
+            subscription._recovered += 1  # noqa: SLF001
+
+    def newPublisher(self, publisher: bytes) -> None:
+        self.event(ConnectionEventKind.PUBLISHER_STARTED, publisher)
+        _log.info("Sequenced publisher {publisher} heard", publisher=shortId(publisher))
+
+    def silent(self, publisher: bytes, seconds: float) -> None:
+        self.event(ConnectionEventKind.PUBLISHER_SILENT, publisher, value=round(seconds * 1000))
+        _log.warn(
+            "Publisher {publisher} has been silent for {seconds:.1f} s (three heartbeats)",
+            publisher=shortId(publisher),
+            seconds=seconds,
+        )
+
+    def resumed(self, publisher: bytes) -> None:
+        self.event(ConnectionEventKind.PUBLISHER_RESUMED, publisher)
+        _log.info("Publisher {publisher} is heard again", publisher=shortId(publisher))
+
+    def malformed(self, tag: bytes) -> None:
+        self.counts["malformed"] += 1
+        if self.counts["malformed"] == 1:
+            _log.warn(
+                "A message of tag {tag!r} carried a malformed stamp and was dropped (further "
+                "ones are only counted, in streamStatistics().malformed)",
+                tag=tag,
+            )
+
+    def event(
+        self,
+        kind: ConnectionEventKind,
+        publisher: bytes,
+        tag: bytes = b"",
+        first: int = 0,
+        last: int = 0,
+        value: int = 0,
+    ) -> None:
+        self._report(
+            ConnectionEvent(kind, "", value, publisher=publisher, tag=tag, first=first, last=last)
+        )
+
+
 class StreamRecovery:
     """A subscriber's sequenced streams; see the module rules."""
 
@@ -126,10 +212,9 @@ class StreamRecovery:
     ) -> None:
         self._clock = factory.reactor
         self._seconds = self._clock.seconds
-        self._route = route
         self._prefixes = prefixes
         self._deliver = deliver
-        self._report = report
+        self._tell = _Report(route, report, replaying=bool(replay))
         self._tracker: StreamTracker[Message] = StreamTracker(
             recovering=bool(replay), holdLimit=holdLimit
         )
@@ -142,12 +227,13 @@ class StreamRecovery:
         self.ready: list[Message] = []
         self._liveness = Liveness(
             self._clock,
-            onSilent=self._silent,
-            onResumed=self._resumed,
+            onSilent=self._tell.silent,
+            onResumed=self._tell.resumed,
             onForgotten=self._forget,
         )
         self._lastMessage = self._liveness.lastMessage
-        self._counts = {"lost": 0, "recovered": 0, "malformed": 0}
+        # publisher -> (when it answered, its latest numbers), until a later heartbeat.
+        self._latest: dict[bytes, tuple[float, Sequence[tuple[bytes, int]]]] = {}
 
     # -- the data path -----------------------------------------------------------------
 
@@ -179,7 +265,7 @@ class StreamRecovery:
         """A stamp that is no data stamp: a heartbeat, or malformed (rule 5)."""
         beat = parseHeartbeat(stamp) if tag == HEARTBEAT_TAG else None
         if beat is None:
-            self._malformed(tag)
+            self._tell.malformed(tag)
         else:
             self._heartbeat(beat)
 
@@ -192,18 +278,16 @@ class StreamRecovery:
         self._tracker.forgetTags(unwanted)
 
     def statistics(self) -> StreamStatistics:
-        tracked = self._tracker.statistics()
+        tracked, counts = self._tracker.statistics(), self._tell.counts
         client = self._client.counts if self._client is not None else {}
         return StreamStatistics(
             publishers=tracked.publishers,
             streams=tracked.streams,
             held=tracked.held,
-            lost=self._counts["lost"],
-            recovered=self._counts["recovered"],
+            lost=counts["lost"],
+            recovered=counts["recovered"],
             duplicates=tracked.duplicates,
-            malformed=self._counts["malformed"]
-            + client.get("malformed", 0)
-            + client.get("forged", 0),
+            malformed=counts["malformed"] + client.get("malformed", 0) + client.get("forged", 0),
             replayRequests=client.get("requests", 0),
             replayTimeouts=client.get("timeouts", 0),
         )
@@ -221,9 +305,7 @@ class StreamRecovery:
         verdict = tracker.recover(publisher, message.tag, sequence, message)
         if verdict == DUPLICATE:
             return False
-        self._counts["recovered"] += 1
-        for subscription in self._route(message.tag):
-            subscription._recovered += 1  # noqa: SLF001
+        self._tell.recovered(message.tag)
         if verdict == DELIVER:  # before what it releases
             self.ready.append(message)
         if tracker.notices:
@@ -233,12 +315,18 @@ class StreamRecovery:
 
     def replayEnded(self, publisher: bytes, tag: bytes, last: int, recovered: int) -> None:
         if recovered:
-            self._event(ConnectionEventKind.RECOVERED, publisher, tag, 0, 0, recovered)
+            self._tell.event(ConnectionEventKind.RECOVERED, publisher, tag, value=recovered)
         self._tracker.giveUp(publisher, tag, last)
         self._handle(self._tracker.takeNotices())
         self._flush()
 
-    def latestKnown(self, publisher: bytes, latest: Sequence[tuple[bytes, int]]) -> None:
+    def latestKnown(
+        self, publisher: bytes, latest: Sequence[tuple[bytes, int]], sentAt: float
+    ) -> None:
+        """Keep them until a heartbeat sent after them comes down the data path (rule 4)."""
+        self._latest[publisher] = (sentAt, latest)
+
+    def _applyLatest(self, publisher: bytes, latest: Sequence[tuple[bytes, int]]) -> None:
         tracker = self._tracker
         for tag, number in latest:
             tracker.noteLatest(publisher, tag, number)
@@ -256,17 +344,14 @@ class StreamRecovery:
             if isinstance(notice, Released):
                 self.ready.extend(notice.items)
             elif isinstance(notice, Lost):
-                self._lost(notice)
+                self._tell.lost(notice)
             elif isinstance(notice, GapOpened):
-                self._gap(notice.publisher, notice.tag, notice.first, notice.last)
+                self._tell.gap(notice.publisher, notice.tag, notice.first, notice.last)
                 if self._client is not None:
                     self._client.ask(notice.publisher, notice.tag, notice.first, notice.last)
             elif isinstance(notice, NewPublisher):
                 self._prune()
-                self._event(ConnectionEventKind.PUBLISHER_STARTED, notice.publisher)
-                _log.info(
-                    "Sequenced publisher {publisher} heard", publisher=shortId(notice.publisher)
-                )
+                self._tell.newPublisher(notice.publisher)
 
     def _prune(self) -> None:
         """Drop the message times of publishers the tracker no longer tracks (its bounds)."""
@@ -274,52 +359,6 @@ class StreamRecovery:
             isTracked = self._tracker.isTracked
             for publisher in [p for p in self._lastMessage if not isTracked(p)]:
                 del self._lastMessage[publisher]
-
-    def _gap(self, publisher: bytes, tag: bytes, first: int, last: int) -> None:
-        count = last - first + 1
-        self._event(ConnectionEventKind.GAP, publisher, tag, first, last, count)
-        _log.warn(
-            "{count} messages of tag {tag!r} from publisher {publisher} are missing "
-            "({first} to {last}){what}",
-            count=count,
-            tag=tag,
-            publisher=shortId(publisher),
-            first=first,
-            last=last,
-            what="; asking for them again" if self._client is not None else "",
-        )
-
-    def _lost(self, notice: Lost) -> None:
-        if self._client is None:  # detected and lost at once (rule 2)
-            self._gap(notice.publisher, notice.tag, notice.first, notice.last)
-        count = notice.last - notice.first + 1
-        self._counts["lost"] += count
-        for subscription in self._route(notice.tag):
-            subscription._lost += count  # noqa: SLF001
-        kind = ConnectionEventKind.LOST
-        self._event(kind, notice.publisher, notice.tag, notice.first, notice.last, count)
-
-    def _event(
-        self,
-        kind: ConnectionEventKind,
-        publisher: bytes,
-        tag: bytes = b"",
-        first: int = 0,
-        last: int = 0,
-        value: int = 0,
-    ) -> None:
-        self._report(
-            ConnectionEvent(kind, "", value, publisher=publisher, tag=tag, first=first, last=last)
-        )
-
-    def _malformed(self, tag: bytes) -> None:
-        self._counts["malformed"] += 1
-        if self._counts["malformed"] == 1:
-            _log.warn(
-                "A message of tag {tag!r} carried a malformed stamp and was dropped (further "
-                "ones are only counted, in streamStatistics().malformed)",
-                tag=tag,
-            )
 
     # -- heartbeats (rules 3 and 4) --------------------------------------------------------------
 
@@ -329,24 +368,19 @@ class StreamRecovery:
         if self._tracker.notices:
             self._handle(self._tracker.takeNotices())
         quiet, due = self._liveness.beat(publisher, beat.interval)
+        pending = self._latest.get(publisher)
+        if pending is not None and beat.sentAt > pending[0]:  # what they number has come by
+            del self._latest[publisher]
+            self._applyLatest(publisher, pending[1])
+        elif pending is not None:
+            return  # still waiting for the data path to catch up with the last answer
         if self._client is not None and (quiet or due) and publisher in self._lastMessage:
             prefixes = self._prefixes()
             latest = tuple(prefixes) if len(prefixes) <= MAX_PREFIXES else (b"",)
             self._client.askLatest(publisher, latest)
 
-    def _silent(self, publisher: bytes, seconds: float) -> None:
-        self._event(ConnectionEventKind.PUBLISHER_SILENT, publisher, value=round(seconds * 1000))
-        _log.warn(
-            "Publisher {publisher} has been silent for {seconds:.1f} s (three heartbeats)",
-            publisher=shortId(publisher),
-            seconds=seconds,
-        )
-
-    def _resumed(self, publisher: bytes) -> None:
-        self._event(ConnectionEventKind.PUBLISHER_RESUMED, publisher)
-        _log.info("Publisher {publisher} is heard again", publisher=shortId(publisher))
-
     def _forget(self, publisher: bytes) -> None:
+        self._latest.pop(publisher, None)
         if self._client is not None:
             self._client.forget(publisher)
         self._tracker.forgetPublisher(publisher)

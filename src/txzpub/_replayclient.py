@@ -70,8 +70,10 @@ class ReplayHandler(Protocol):
     def replayEnded(self, publisher: bytes, tag: bytes, last: int, recovered: int) -> None:
         """The request for *tag* up to *last* ended (rule 3): the rest is lost."""
 
-    def latestKnown(self, publisher: bytes, latest: Sequence[tuple[bytes, int]]) -> None:
-        """The publisher's latest number of each of these tags."""
+    def latestKnown(
+        self, publisher: bytes, latest: Sequence[tuple[bytes, int]], sentAt: float
+    ) -> None:
+        """The publisher's latest number of each of these tags, as of *sentAt* (its clock)."""
 
 
 @attrs.define
@@ -124,13 +126,6 @@ class ReplayClient:
         self._clock: ReactorTime = factory.reactor
         self._timeout = timeout
         self._handler = handler
-        self._dealers: list[_ReplayDealer] = []
-        try:
-            for endpoint in endpoints:
-                self._dealers.append(_ReplayDealer(factory, endpoint, security, self._answer))
-        except BaseException:
-            self.stop()
-            raise
         self._owners: dict[bytes, _ReplayDealer] = {}
         self._waiting: dict[bytes, deque[_Request]] = {}
         self._inFlight: dict[bytes, _Request] = {}
@@ -139,6 +134,13 @@ class ReplayClient:
         self._unserved: set[bytes] = set()
         self._nextId = 1
         self.counts = {"requests": 0, "timeouts": 0, "malformed": 0, "forged": 0, "late": 0}
+        self._dealers: list[_ReplayDealer] = []
+        try:
+            for endpoint in endpoints:
+                self._dealers.append(_ReplayDealer(factory, endpoint, security, self._answer))
+        except BaseException:
+            self.stop()
+            raise
 
     def ask(self, publisher: bytes, tag: bytes, first: int, last: int) -> None:
         """Ask *publisher* for *tag*'s numbers *first* to *last* (rule 1)."""
@@ -272,7 +274,7 @@ class ReplayClient:
                 self.counts["forged"] += 1
                 return
             self._end(request)
-            self._handler.latestKnown(request.publisher, answer.latest)
+            self._handler.latestKnown(request.publisher, answer.latest, answer.sentAt / 1e6)
 
     def _notMine(self, dealer: _ReplayDealer, request: _Request, answer: NotMine) -> None:
         if answer.publisher != request.publisher:

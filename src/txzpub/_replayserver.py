@@ -120,7 +120,9 @@ class ReplayServer(ZmqRouterConnection):
         elif isinstance(request, LatestRequest):
             counts["answered"] += 1
             latest = tuple(self._sequencer.latest(request.prefixes, MAX_LATEST))
-            self._queue(peer, [LatestReply(request.requestId, own, latest).frames()])
+            sentAt = max(0, int(self._factory.reactor.seconds() * 1e6))  # the heartbeats' clock
+            reply = LatestReply(request.requestId, own, latest, sentAt)
+            self._queue(peer, [reply.frames()])
         elif request.last > self._sequencer.numbers.get(request.tag, 0):
             counts["refused"] += 1  # numbers never used: forged, or for an earlier life
         else:

@@ -203,6 +203,7 @@ class PublisherSequencing:
     _recheckCall: Any  # the IDelayedCall of _recheck, while one is due
     _stamping: SequencedPublishing | None
     security: Security | None
+    shutdown: Callable[[], None]
 
     #: Stamp every message with this publisher's identity and a number per
     #: tag, as ``[tag, body, stamp]``, and send heartbeats, so txzpub
@@ -262,15 +263,19 @@ class PublisherSequencing:
             if not self._closed and sendFrames(self._socket, frames) and self._recheckCall is None:
                 self._recheckCall = self._factory.reactor.callLater(0, self._recheck)
 
-        return SequencedPublishing(
-            self._factory,
-            sendBeat,
-            heartbeatInterval=self.heartbeatInterval,
-            replay=replay,
-            replayDepth=self.replayDepth,
-            replayBytes=self.replayBytes,
-            security=self.security,
-        )
+        try:
+            return SequencedPublishing(
+                self._factory,
+                sendBeat,
+                heartbeatInterval=self.heartbeatInterval,
+                replay=replay,
+                replayDepth=self.replayDepth,
+                replayBytes=self.replayBytes,
+                security=self.security,
+            )
+        except BaseException:  # the replay endpoint: nothing may stay bound or registered
+            self.shutdown()
+            raise
 
     def _framesToSend(self, tag: bytes, body: bytes) -> tuple[list[bytes], Callable[[], None]]:
         """The frames of a publishLossless(), and what to do once they are accepted."""

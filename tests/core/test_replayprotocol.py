@@ -67,7 +67,11 @@ latestRequests = st.builds(
 replayedMessages = st.builds(ReplayedMessage, numbers, tags, payloads, payloads)
 replayEnds = st.builds(ReplayEnd, numbers, numbers)
 latestReplies = st.builds(
-    LatestReply, numbers, publishers, st.lists(st.tuples(tags, positives), max_size=6).map(tuple)
+    LatestReply,
+    numbers,
+    publishers,
+    st.lists(st.tuples(tags, positives), max_size=6).map(tuple),
+    numbers,
 )
 notMines = st.builds(NotMine, numbers, publishers)
 
@@ -120,8 +124,8 @@ def test_framesExactly() -> None:
     ]  # fmt: skip
     assert ReplayedMessage(1, b"t", b"b", b"h").frames() == [b"\xa7tzM1", ONE, b"t", b"b", b"h"]
     assert ReplayEnd(1, 0).frames() == [b"\xa7tzE1", ONE, bytes(8)]
-    assert LatestReply(1, PUBLISHER, ((b"a", 5), (b"b", MAX_NUMBER))).frames() == [
-        b"\xa7tzT1", ONE, PUBLISHER, b"a", number(5), b"b", b"\xff" * 8
+    assert LatestReply(1, PUBLISHER, ((b"a", 5), (b"b", MAX_NUMBER)), 7).frames() == [
+        b"\xa7tzT1", ONE, PUBLISHER, number(7), b"a", number(5), b"b", b"\xff" * 8
     ]  # fmt: skip
     assert NotMine(MAX_NUMBER, OTHER).frames() == [b"\xa7tzN1", b"\xff" * 8, OTHER]
 
@@ -259,13 +263,16 @@ def test_prefixCountBound() -> None:
 def test_latestReplyBounds() -> None:
     """Rule 4 and 3: at most MAX_LATEST pairs, whole pairs only, numbers >= 1."""
     most = [b"t", ONE] * MAX_LATEST
-    reply = parseReply([KINDS[4], ONE, PUBLISHER, *most])
+    reply = parseReply([KINDS[4], ONE, PUBLISHER, ONE, *most])
     assert isinstance(reply, LatestReply)
     assert len(reply.latest) == MAX_LATEST
-    assert parseReply([KINDS[4], ONE, PUBLISHER, *most, b"t", ONE]) is None
-    assert parseReply([KINDS[4], ONE, PUBLISHER, b"t"]) is None
-    assert parseReply([KINDS[4], ONE, PUBLISHER, b"t", bytes(8)]) is None
-    assert parseReply([KINDS[4], ONE, PUBLISHER]) == LatestReply(1, PUBLISHER, ())
+    assert reply.sentAt == 1
+    assert parseReply([KINDS[4], ONE, PUBLISHER, ONE, *most, b"t", ONE]) is None
+    assert parseReply([KINDS[4], ONE, PUBLISHER, ONE, b"t"]) is None
+    assert parseReply([KINDS[4], ONE, PUBLISHER, ONE, b"t", bytes(8)]) is None
+    assert parseReply([KINDS[4], ONE, PUBLISHER, ONE]) == LatestReply(1, PUBLISHER, ())
+    assert parseReply([KINDS[4], ONE, PUBLISHER]) is None  # no sentAt
+    assert parseReply([KINDS[4], ONE, PUBLISHER, b"short"]) is None
     with pytest.raises(ValueError, match=exactly("latest[0][1] must be >= 1, not 0 (int)")):
         LatestReply(1, PUBLISHER, ((b"t", 0),))
     message = f"latest must list at most {MAX_LATEST}, not {MAX_LATEST + 1}"

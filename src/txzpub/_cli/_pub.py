@@ -20,6 +20,14 @@ With CURVE (see _security) a publisher that binds is usually the server
 (``--curve-server-key`` and ``--allow-key``); one that connects to a proxy is
 a client (``--curve-client-key`` too). Only admitted subscribers' subscriptions
 arrive, so ``--wait-subscribers`` counts admitted subscribers.
+
+``--sequenced`` makes a sequenced publisher: every message is stamped with
+the publisher's identity (printed once, in hex, when it starts) and a number
+per topic, and heartbeats go out every ``--heartbeat`` seconds, so txzpub
+subscribers count what they miss. ``--replay ADDR`` also binds a replay
+socket there (a fixed port: subscribers must know it), keeping the last
+``--replay-depth`` messages for subscribers that ask for them again; it
+answers while pub runs, so not after the end of its input.
 """
 
 from __future__ import annotations
@@ -35,7 +43,7 @@ from typing import Any
 from twisted.internet.defer import CancelledError, DeferredQueue
 from twisted.internet.task import deferLater
 
-from txzpub import ZmqEndpointType, ZmqFactory, ZmqPubConnection
+from txzpub import ZmqEndpoint, ZmqEndpointType, ZmqFactory, ZmqPubConnection
 
 from ._common import (
     UsageError,
@@ -44,6 +52,7 @@ from ._common import (
     endpointFrom,
     nonNegativeInt,
     positiveFloat,
+    positiveInt,
     say,
     topicBytes,
 )
@@ -51,7 +60,7 @@ from ._logging import nameInLogs
 from ._render import escape
 from ._security import addSecurityOptions, describeSecurity, securityFrom
 
-__all__ = ["addArguments", "run"]
+__all__ = ["addArguments", "checkArguments", "run"]
 
 #: Milliseconds the publisher may keep delivering queued messages after EOF.
 LINGER_MS = 1000
@@ -59,6 +68,14 @@ LINGER_MS = 1000
 CHUNK = 65536
 #: Without --rate, messages published before the reactor gets a turn.
 BURST = 256
+#: What --help says a sequenced stream is.
+SEQUENCED = (
+    "A sequenced stream numbers each topic's messages and stamps them with the publisher's "
+    "identity, so txzpub subscribers count the ones they miss and, with a replay socket, "
+    "get them again; subscribers that are not txzpub see a third frame, the stamp."
+)
+#: Shortest --heartbeat the library accepts, in seconds.
+MIN_HEARTBEAT = 0.001
 
 
 def addArguments(parser: argparse.ArgumentParser) -> None:
@@ -96,7 +113,78 @@ def addArguments(parser: argparse.ArgumentParser) -> None:
         metavar="MESSAGE",
         help="publish MESSAGE (repeat for more) instead of reading stdin",
     )
+    addSequencingOptions(parser)
     addSecurityOptions(parser, inbound="what subscribers send a publisher: their subscriptions")
+    parser.epilog = SEQUENCED
+
+
+def addSequencingOptions(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("sequenced stream")
+    group.add_argument(
+        "--sequenced",
+        action="store_true",
+        help="publish a sequenced stream (see below); prints the publisher's identity in hex",
+    )
+    group.add_argument(
+        "--replay",
+        metavar="ADDR",
+        help="with --sequenced: bind a replay socket at ADDR (a fixed port), from which "
+        "subscribers given `sub --replay ADDR` get lost messages again",
+    )
+    group.add_argument(
+        "--replay-depth",
+        type=positiveInt,
+        metavar="N",
+        help=f"with --replay: keep the last N messages for replay "
+        f"(default: {ZmqPubConnection.replayDepth:,}, all topics together)",
+    )
+    group.add_argument(
+        "--heartbeat",
+        type=heartbeatSeconds,
+        metavar="S",
+        help=f"with --sequenced: seconds between heartbeats (default: "
+        f"{ZmqPubConnection.heartbeatInterval:g}); subscribers call a publisher silent "
+        "after three missed",
+    )
+
+
+def heartbeatSeconds(text: str) -> float:
+    seconds = positiveFloat(text)
+    if seconds < MIN_HEARTBEAT:
+        msg = f"must be a number of seconds >= {MIN_HEARTBEAT:g}, not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return seconds
+
+
+def checkArguments(args: argparse.Namespace) -> None:
+    """The sequencing options go together; --replay binds where subscribers can find it."""
+    needs = [("--replay", args.replay, "--sequenced", args.sequenced)]
+    needs.append(("--replay-depth", args.replay_depth, "--replay", args.replay))
+    needs.append(("--heartbeat", args.heartbeat, "--sequenced", args.sequenced))
+    for flag, given, needed, present in needs:
+        if given is not None and not present:
+            msg = f"{flag} needs {needed}"
+            raise UsageError(msg)
+    if args.replay is not None:
+        args.replay = replayEndpoint(args.replay)
+
+
+def replayEndpoint(text: str) -> ZmqEndpoint:
+    """The --replay endpoint: bound unless it says otherwise, and on a known port."""
+    try:
+        endpoint = endpointFrom(text, ZmqEndpointType.bind)
+    except UsageError as error:
+        msg = f"--replay: {error}"
+        raise UsageError(msg) from None
+    port = endpoint.address.rpartition(":")[2]
+    if (
+        endpoint.type == ZmqEndpointType.bind
+        and endpoint.address.startswith("tcp://")
+        and port in {"*", "0"}
+    ):
+        msg = f"--replay: {text!r}: give a port, as subscribers must know it to connect"
+        raise UsageError(msg)
+    return endpoint
 
 
 class StdinLines:
@@ -144,12 +232,14 @@ def subscriberCheck(publisher: ZmqPubConnection, tag: bytes) -> Callable[[bytes]
     """
     A test of whether a message with *tag* and a given body matches a
     subscription that *publisher* has read: a prefix of the message's first
-    frame (the tag with multipart framing, else ``tag + topicSep + body``).
+    frame (the tag with multipart framing or sequenced, else ``tag + topicSep + body``).
     Cheapest when there is no subscription at all.
     """
     subscriptions = publisher.subscriptions  # a live view: always the current ones
-    head = tag if publisher.multipartFraming else tag + publisher.topicSep
-    inBody = not publisher.multipartFraming  # can a subscription reach into the body?
+    # Multipart or sequenced ([tag, body, stamp]), the first frame is the tag alone.
+    tagAlone = publisher.multipartFraming or getattr(publisher, "sequenced", False)
+    head = tag if tagAlone else tag + publisher.topicSep
+    inBody = not tagAlone  # can a subscription reach into the body?
     skip = len(head)
 
     def matches(body: bytes) -> bool:
@@ -213,6 +303,24 @@ class Pacer:
         )
 
 
+def sequencingOptions(args: argparse.Namespace) -> dict[str, Any]:
+    """ZmqPubConnection's keyword arguments for --sequenced and what goes with it."""
+    if not args.sequenced:
+        return {}
+    options: dict[str, Any] = {"sequenced": True, "replay": args.replay}
+    if args.replay_depth is not None:
+        options["replayDepth"] = args.replay_depth
+    if args.heartbeat is not None:
+        options["heartbeatInterval"] = args.heartbeat
+    return options
+
+
+def describeSequencing(publisherId: bytes, replay: ZmqEndpoint | None) -> str:
+    """The line that says a publisher is sequenced, under which identity, and its replay."""
+    where = "without replay" if replay is None else f"replay on {replay.address} ({replay.type})"
+    return f"sequenced as publisher {publisherId.hex()}, {where}"
+
+
 async def run(reactor: Any, args: argparse.Namespace) -> int:
     endpoint = endpointFrom(args.endpoint, ZmqEndpointType.bind, flag=args.attach)
     tag = topicBytes(args.topic)
@@ -231,12 +339,15 @@ async def run(reactor: Any, args: argparse.Namespace) -> int:
             multipartFraming=args.multipart,
             security=security,
             maxMessageSize=args.max_message_size,
+            **sequencingOptions(args),
         )
         address = attachedAddress(publisher.socket, endpoint)
         nameInLogs(publisher)  # the only one: unnamed
         where = f"{address} ({endpoint.type})"
         if security is not None:
             say("pub", describeSecurity(security))
+        if publisher.publisherId is not None:
+            say("pub", describeSequencing(publisher.publisherId, args.replay))
         if args.wait_subscribers:
             say("pub", f"on {where}, waiting for {args.wait_subscribers} subscriber(s)")
             await publisher.waitForSubscribers(args.wait_subscribers, tag)

@@ -8,6 +8,8 @@ as Python would (``\\n``, ``\\t``, ``\\\\``, ``\\xff`` for a byte that is not
 UTF-8, ``\\x20`` for a space in a tag), so one message is always one line.
 JSON (``--json``): ``{"tag": ..., "body": ...}`` per line; a field that is not
 UTF-8 is null and comes as ``tag_base64`` / ``body_base64`` instead, exactly.
+A message of a sequenced stream adds ``"sequence"`` (its number) and
+``"publisher"`` (its publisher's identity, in hex).
 """
 
 from __future__ import annotations
@@ -58,13 +60,19 @@ def renderText(tag: bytes, body: bytes) -> str:
     return f"{escape(tag, isTag=True)} {escape(body)}"
 
 
-def renderJson(tag: bytes, body: bytes) -> str:
+def renderJson(
+    tag: bytes, body: bytes, *, sequence: int | None = None, publisher: bytes | None = None
+) -> str:
     record: dict[str, Any] = {}
     for name, data in (("tag", tag), ("body", body)):
         text = _utf8(data)
         record[name] = text
         if text is None:
             record[f"{name}_base64"] = base64.b64encode(data).decode("ascii")
+    if sequence is not None:  # a sequenced stream's message
+        record["sequence"] = sequence
+    if publisher is not None:
+        record["publisher"] = publisher.hex()
     return json.dumps(record, ensure_ascii=not _UTF8_STDOUT)
 
 

@@ -17,7 +17,7 @@ Rules:
                         ``*prefixes]``                                    publisher
    ``ReplayedMessage``  ``[b"\\xa7tzM1", requestId, tag, body, header]``   back
    ``ReplayEnd``        ``[b"\\xa7tzE1", requestId, sent]``                back
-   ``LatestReply``      ``[b"\\xa7tzT1", requestId, publisher,``           back
+   ``LatestReply``      ``[b"\\xa7tzT1", requestId, publisher, sentAt,``   back
                         ``tag1, n1, tag2, n2, ...]``
    ``NotMine``          ``[b"\\xa7tzN1", requestId, publisher]``           back
    ===================  ================================================  =========
@@ -28,7 +28,11 @@ Rules:
 3. Replays ask for numbers ``1 <= first <= last < 2**64``; the latest numbers
    listed are ``>= 1``. ``sent`` says how many ``ReplayedMessage`` preceded the
    ``ReplayEnd`` of that request. ``NotMine`` names the replier's own identity,
-   for a request that named another publisher.
+   for a request that named another publisher. A ``LatestReply``'s ``sentAt``
+   is when the publisher answered, in microseconds on the clock its
+   heartbeats carry: a subscriber takes the numbers as missing only once a
+   heartbeat sent after it has come down the data path, since the messages
+   numbered may still be on their way there (through a proxy, say).
 4. Bounds, so a peer cannot make the other side build something huge: a tag
    or prefix is at most ``MAX_TAG`` bytes, a ``LatestRequest`` lists at most
    ``MAX_PREFIXES`` prefixes and a ``LatestReply`` at most ``MAX_LATEST`` tags.
@@ -229,10 +233,12 @@ class LatestReply:
     requestId: int = attrs.field(validator=_checkNumber)
     publisher: bytes = attrs.field(validator=_checkPublisher)
     latest: tuple[tuple[bytes, int], ...] = attrs.field(validator=_checkLatest)
+    #: When the publisher answered (rule 3): what it says, not part of it (no equality).
+    sentAt: int = attrs.field(default=0, validator=_checkNumber, eq=False)
 
     def frames(self) -> list[bytes]:
-        """``[b"\\xa7tzT1", requestId, publisher, tag1, n1, tag2, n2, ...]``."""
-        frames = [_LATEST_REPLY, _pack(self.requestId), self.publisher]
+        """``[b"\\xa7tzT1", requestId, publisher, sentAt, tag1, n1, tag2, n2, ...]``."""
+        frames = [_LATEST_REPLY, _pack(self.requestId), self.publisher, _pack(self.sentAt)]
         for tag, number in self.latest:
             frames += (tag, _pack(number))
         return frames
@@ -266,6 +272,7 @@ _setMessageHeader = ReplayedMessage.__dict__["header"].__set__
 _setLatestId = LatestReply.__dict__["requestId"].__set__
 _setLatestPublisher = LatestReply.__dict__["publisher"].__set__
 _setLatestPairs = LatestReply.__dict__["latest"].__set__
+_setLatestSentAt = LatestReply.__dict__["sentAt"].__set__
 
 
 def _replayedMessage(requestId: int, tag: bytes, body: bytes, header: bytes) -> ReplayedMessage:
@@ -279,13 +286,14 @@ def _replayedMessage(requestId: int, tag: bytes, body: bytes, header: bytes) -> 
 
 
 def _latestReply(
-    requestId: int, publisher: bytes, latest: tuple[tuple[bytes, int], ...]
+    requestId: int, publisher: bytes, latest: tuple[tuple[bytes, int], ...], sentAt: int
 ) -> LatestReply:
     """LatestReply(...) without checks again: up to MAX_LATEST pairs, not checked twice."""
     reply: LatestReply = _new(LatestReply)
     _setLatestId(reply, requestId)
     _setLatestPublisher(reply, publisher)
     _setLatestPairs(reply, latest)
+    _setLatestSentAt(reply, sentAt)
     return reply
 
 
@@ -348,11 +356,17 @@ def _parseNotMine(requestId: int, frames: Sequence[bytes]) -> NotMine | None:
 
 
 def _parseLatestReply(requestId: int, frames: Sequence[bytes]) -> LatestReply | None:
-    pairs = len(frames) - 3
-    if pairs % 2 or pairs > 2 * MAX_LATEST or len(frames[2]) != PUBLISHER_ID_SIZE:
+    pairs = len(frames) - 4
+    if (
+        pairs < 0
+        or pairs % 2
+        or pairs > 2 * MAX_LATEST
+        or len(frames[2]) != PUBLISHER_ID_SIZE
+        or len(frames[3]) != 8
+    ):
         return None
     latest = []
-    for index in range(3, len(frames), 2):
+    for index in range(4, len(frames), 2):
         tag = frames[index]
         numberFrame = frames[index + 1]
         if len(tag) > MAX_TAG or len(numberFrame) != 8:
@@ -361,7 +375,8 @@ def _parseLatestReply(requestId: int, frames: Sequence[bytes]) -> LatestReply | 
         if not number:
             return None
         latest.append((tag, number))
-    return _latestReply(requestId, frames[2], tuple(latest))
+    (sentAt,) = _unpack(frames[3])
+    return _latestReply(requestId, frames[2], tuple(latest), sentAt)
 
 
 _REQUESTS: Final[dict[bytes, Callable[[int, Sequence[bytes]], Request | None]]] = {
