@@ -34,6 +34,10 @@ Rules:
    down the data path, behind everything published before it.
 5. A malformed stamp, or a data stamp on the heartbeat tag, is counted and
    dropped; it never reaches a subscription or gotMessage.
+6. A stamped message no subscription matches any more (unsubscribed while it
+   waited in ZeroMQ's queue or in the batch being delivered) is dropped
+   untracked, as libzmq would have filtered it: subscribing again is a fresh
+   start, not a gap.
 """
 
 from __future__ import annotations
@@ -214,6 +218,7 @@ class StreamRecovery:
         self._seconds = self._clock.seconds
         self._prefixes = prefixes
         self._deliver = deliver
+        self._routes = route
         self._tell = _Report(route, report, replaying=bool(replay))
         self._tracker: StreamTracker[Message] = StreamTracker(
             recovering=bool(replay), holdLimit=holdLimit
@@ -247,6 +252,8 @@ class StreamRecovery:
         parsed = parseDataStamp(stamp)
         if parsed is None or tag == HEARTBEAT_TAG:
             self._other(tag, stamp)
+            return None
+        if not self._routes(tag):  # unsubscribed since ZeroMQ queued it: not ours any more
             return None
         publisher, sequence = parsed
         message = stampedMessage(tag, body, sequence, publisher)
@@ -453,7 +460,7 @@ class SequencedReceiving:
         router = self._router
         recovery = self._recovery = StreamRecovery(
             self._factory,
-            route=router.route,
+            route=router.routeCached,
             prefixes=lambda: [s.tag for s in router.targets() if not s._hidden],  # noqa: SLF001
             deliver=self._deliverMessages,
             report=self._reportStream,
