@@ -51,6 +51,9 @@ SOCKET_TIER = [
         "firsthour",
         "shutdown",
         "wire",
+        "sequenced",
+        "sequenced_hostile",
+        "sequenced_lifecycle",
     )
 ]
 
