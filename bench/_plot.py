@@ -24,12 +24,26 @@ from matplotlib.ticker import FuncFormatter
 from bench import _stats
 
 #: Workloads drawn as one throughput chart each, as throughput-<key>.svg.
-THROUGHPUT = ("sub100", "sub4k", "pub", "pull100", "router100", "reqrep", "fanout")
+THROUGHPUT = (
+    "sub100",
+    "sub4k",
+    "pub",
+    "pull100",
+    "router100",
+    "reqrep",
+    "fanout",
+    "seqsub",
+    "seqpub",
+)
 #: The latency chart's panels: (workload, panel title).
 LATENCY = (
     ("latency", "One-way latency at 10k msgs/s, 100 B"),
     ("reqrep", "REQ/REP round-trip time, 100 B"),
 )
+#: Sequenced vs plain (seqsub, seqpub, seqlatency) compare each row with the same
+#: implementation reading (or sending) one frame; the latency one is a chart of its own.
+SEQUENCED_LATENCY = (("seqlatency", "Sequenced vs plain: one-way latency at 10k msgs/s, 100 B"),)
+ONE_FRAME = ", one frame"
 #: The timer-lateness chart's panels.
 LATENESS = (
     ("fairness", "10 ms LoopingCall, subscriber flooded"),
@@ -64,6 +78,10 @@ def plot(report: dict, outdir: Path) -> list[Path]:
         if panels:
             fig = _percentiles(panels, footer, "p50_us", "p99_us", "us", _us, linear=True)
             written.append(_save(fig, outdir / "latency.svg"))
+        panels = [(workloads[k], title) for k, title in SEQUENCED_LATENCY if k in workloads]
+        if panels:
+            fig = _percentiles(panels, footer, "p50_us", "p99_us", "us", _us, linear=True)
+            written.append(_save(fig, outdir / "latency-sequenced.svg"))
         panels = [(workloads[k], title) for k, title in LATENESS if k in workloads]
         if panels:
             fig = _percentiles(panels, footer, "late_p99_ms", "late_max_ms", "ms late", _ms)
@@ -99,6 +117,25 @@ def _ratio(
 
 def _txzmq(runs: Runs) -> str | None:
     return next((name for name in runs if name.startswith("txZMQ")), None)
+
+
+def _baseline(runs: Runs) -> Callable[[str], str | None]:
+    """Each row's reference: the same implementation with one frame, if it has one, else txZMQ."""
+    txzmq = _txzmq(runs)
+
+    def base(name: str) -> str | None:
+        if ", " in name:
+            same = name.rsplit(", ", 1)[0] + ONE_FRAME
+            if same in runs:
+                return same
+        return txzmq
+
+    return base
+
+
+def _against(name: str, base: str | None) -> str:
+    """How a ratio's reference reads: "txZMQ", or "one frame"."""
+    return ONE_FRAME[2:] if base is not None and base.endswith(ONE_FRAME) else "txZMQ"
 
 
 def _fanoutBase(variant: str) -> str | None:
@@ -192,7 +229,7 @@ def _throughput(key: str, workload: dict, footer: str) -> Figure:
     names = list(runs)
     fig = _figure(len(names), footer)
     ax = fig.add_subplot()
-    base = _txzmq(runs)
+    baseline = _baseline(runs)
     unit = "round trips/s" if key == "reqrep" else "msgs/s"
     top = 0.0
     for row, name in enumerate(names):
@@ -206,12 +243,13 @@ def _throughput(key: str, workload: dict, footer: str) -> Figure:
         ax.errorbar(
             mid, row, xerr=[[mid - low], [high - mid]], fmt="none", ecolor="#222", capsize=3, lw=1
         )
+        base = baseline(name)
         if key == "fanout":
             ratio = _times(_ratio(runs, name, _fanoutBase(name), "rate"), "1 subscription")
         elif name == base:
             ratio = "(baseline)"
         else:
-            ratio = _times(_ratio(runs, name, base, "rate"), "txZMQ")
+            ratio = _times(_ratio(runs, name, base, "rate"), _against(name, base))
         text = f"{_rate(mid)}/s" + (f"   {ratio}" if ratio else "")
         ax.text(high, row, f"  {text}", va="center", fontsize=8)
     _rows(ax, names)
@@ -253,7 +291,7 @@ def _percentilePanel(
     linear: bool,
 ) -> None:
     names = list(runs)
-    base = _txzmq(runs)
+    baseline = _baseline(runs)
     values: list[float] = []
     for row, name in enumerate(names):
         for offset, key, alpha in ((-0.19, low, 0.55), (0.19, high, 1.0)):
@@ -272,7 +310,10 @@ def _percentilePanel(
                 capsize=2,
                 lw=0.8,
             )
-            ratio = "" if name == base else _times(_ratio(runs, name, base, key), "txZMQ")
+            base = baseline(name)
+            ratio = (
+                "" if name == base else _times(_ratio(runs, name, base, key), _against(name, base))
+            )
             label = f"{_short(key)} {fmt(mid)}" + (f"   {ratio}" if ratio else "")
             ax.text(most, row + offset, f"  {label}", va="center", fontsize=7)
     _rows(ax, names)

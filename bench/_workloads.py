@@ -507,6 +507,192 @@ def reqrep(settings: Settings) -> Workload:
     )
 
 
+# -- sequenced vs plain pub/sub ----------------------------------------------------------
+
+#: The wire formats compared, as (label, bench/impls/xpub.py framing, frames per message).
+#: "one frame" is what a plain publisher sends by default, "two frames" its
+#: multipartFraming=True, "sequenced" a sequenced publisher's [tag, body, stamp].
+ONE, TWO, SEQ = "one frame", "two frames", "sequenced"
+FRAMINGS = ((ONE, "one", 1), (TWO, "two", 2), (SEQ, "sequenced", 3))
+SEQ_TARGET = 0.8  # sequenced >= 0.8x plain: throughput, and 1 / 0.8 for latency
+
+
+def framed(name: str, label: str) -> str:
+    """The row of implementation *name* reading (or sending) *label*'s framing."""
+    return f"{name}, {label}"
+
+
+def _sameImplementation(label: str, of: tuple[str, ...]) -> Callable[[str], str | None]:
+    """Ratio baseline: the same implementation with *label*'s framing, for rows in *of*."""
+    suffixes = tuple(f", {each}" for each in of)
+
+    def baseline(variant: str) -> str | None:
+        for suffix in suffixes:
+            if variant.endswith(suffix):
+                return variant[: -len(suffix)] + f", {label}"
+        return None
+
+    return baseline
+
+
+def _seqSubVariants(names: list[str], pubCfg: dict, mode: str, timeout: float) -> list[Variant]:
+    """Per subscriber, one row per framing, side by side (so each pair runs back to back)."""
+    variants = []
+    for name in names:
+        module, variant = SUBSCRIBERS[name]
+        for label, framing, frames in FRAMINGS:
+            producer = {**pubCfg, "framing": framing}
+            subCfg = {
+                "tags": pubCfg["tags"],
+                "mode": mode,
+                "variant": variant,
+                "hwm": HWM,
+                "framing": framing,
+                "frames": frames,
+            }
+            variants.append(
+                Variant(
+                    framed(name, label),
+                    lambda p=producer, m=module, c=subCfg: subscriberRun(p, m, c, timeout),
+                )
+            )
+    return variants
+
+
+SEQ_SUBSCRIBERS = [
+    "txzpub next()",
+    "txzpub async for",
+    "txzpub gotMessage",
+    "txzpub nextBatch(1000)",
+    RAW,
+]
+
+
+def sequencedSubscriberThroughput(settings: Settings) -> Workload:
+    count = settings.pick(400_000, 100_000)
+    tags = [tagName(0).decode()]
+    pubCfg = {"tags": tags, "count": count, "size": 100, "hwm": HWM, "nodrop": True}
+    timeout = 15 + count / 15_000
+    return Workload(
+        key="seqsub",
+        title="Sequenced vs plain: subscriber throughput, 100 B bodies",
+        setup=(
+            f"{count:,} messages from a raw pyzmq XPUB in another process, as `sub100`, sent "
+            "as one frame `tag\\0body` (a plain publisher's default), two frames `[tag, body]` "
+            "(multipartFraming) or a sequenced stream's `[tag, body, stamp]` with valid stamps "
+            "(precomputed: only the subscriber's side differs); rate = received / (last - "
+            "first), measured in the subscriber; ratios vs the same subscriber in the same round"
+        ),
+        variants=_seqSubVariants(SEQ_SUBSCRIBERS, pubCfg, "throughput", timeout),
+        columns=[
+            Column("msgs/s", "rate"),
+            Column(f"vs {ONE}", "rate", "ratio", baseline=_sameImplementation(ONE, (TWO, SEQ))),
+            Column(f"vs {TWO}", "rate", "ratio", baseline=_sameImplementation(TWO, (SEQ,))),
+        ],
+        notes=[
+            (
+                "The raw pyzmq rows read each frame with one blocking recv(): the fastest "
+                "Python reader of each framing, and so a ceiling for the rows above (on 2 "
+                "cores the publisher's sends of three frames compete with the subscriber "
+                "for the CPU)."
+            ),
+        ],
+    )
+
+
+def sequencedPublisherThroughput(settings: Settings) -> Workload:
+    count = settings.pick(500_000, 150_000)
+    timeout = 15 + count / 15_000
+    rows = (
+        (ONE, "one", 1),
+        (TWO, "two", 2),
+        (SEQ, "sequenced", 3),
+        ("sequenced + replay buffer", "replay", 3),
+    )
+    tags = [tagName(0).decode()]
+
+    def run(framing: str, frames: int) -> dict:
+        server, client = runPair(
+            "drain",
+            {"tags": tags, "size": 100, "frames": frames},
+            "pub",
+            {
+                "tags": tags,
+                "size": 100,
+                "count": count,
+                "variant": "txzpub",
+                "framing": framing,
+            },
+            timeout,
+        )
+        out = _outcome(client)
+        drained = server.get("result", {}).get("received")
+        if "rate" in out and drained is not None:
+            out["received"] = drained
+            out["lost"] = count - drained
+        return out
+
+    name = "txzpub publish()"
+    vsOne = _sameImplementation(ONE, (TWO, SEQ, "sequenced + replay buffer"))
+    return Workload(
+        key="seqpub",
+        title="Sequenced vs plain: publisher throughput, 100 B bodies",
+        setup=(
+            f"time to publish {count:,} messages with ZmqPubConnection (SNDHWM 0), as `pub`: "
+            "one frame (the default), two frames (multipartFraming=True), sequenced=True, and "
+            "sequenced with a replay buffer (replay= bound to a tcp port; replayDepth 10,000, "
+            "so it evicts as it goes); a raw pyzmq SUB drains in another process; 'per CPU s' "
+            "divides by the publishing thread's CPU time (steadier on a busy machine)"
+        ),
+        variants=[
+            Variant(framed(name, label), lambda f=framing, k=frames: run(f, k))
+            for label, framing, frames in rows
+        ],
+        columns=[
+            Column("msgs/s", "rate"),
+            Column(f"vs {ONE}", "rate", "ratio", baseline=vsOne),
+            Column(f"vs {TWO}", "rate", "ratio", baseline=_sameImplementation(TWO, (SEQ,))),
+            Column("per CPU s", "cpu_rate", "median"),
+            Column(f"CPU vs {ONE}", "cpu_rate", "ratio", baseline=vsOne),
+        ],
+    )
+
+
+def sequencedLatency(settings: Settings) -> Workload:
+    rate = 10_000
+    seconds = settings.pick(1.0, 0.5)
+    count = int(rate * seconds)
+    pubCfg = {
+        "tags": [tagName(0).decode()],
+        "mode": "paced",
+        "rate": rate,
+        "count": count,
+        "size": 100,
+        "hwm": HWM,
+        "nodrop": True,
+    }
+    names = ["txzpub next()", "txzpub async for", "txzpub gotMessage"]
+    us = _stats.number(0)
+    vsOne = _sameImplementation(ONE, (TWO, SEQ))
+    return Workload(
+        key="seqlatency",
+        title="Sequenced vs plain: one-way latency at 10k msgs/s, 100 B bodies",
+        setup=(
+            f"{count:,} messages paced at {rate:,}/s by raw pyzmq, as `latency`, sent as one "
+            "frame, two frames or a sequenced `[tag, body, stamp]`; latency = receive time - "
+            "send time (first 100 skipped); ratios vs the same subscriber reading one frame "
+            "in the same round (lower is better)"
+        ),
+        variants=_seqSubVariants(names, pubCfg, "latency", 20 + seconds),
+        columns=[
+            Column("p50 us", "p50_us", fmt=us),
+            Column("p99 us", "p99_us", fmt=us),
+            Column(f"p50 vs {ONE}", "p50_us", "ratio", baseline=vsOne),
+            Column(f"p99 vs {ONE}", "p99_us", "ratio", baseline=vsOne),
+        ],
+    )
+
+
 def allWorkloads(settings: Settings) -> list[Workload]:
     return [
         subscriberThroughput(settings, 100),
@@ -520,4 +706,7 @@ def allWorkloads(settings: Settings) -> list[Workload]:
         reqrep(settings),
         pipelineThroughput(settings, "dealer"),
         fairness(settings, "pull"),
+        sequencedSubscriberThroughput(settings),
+        sequencedPublisherThroughput(settings),
+        sequencedLatency(settings),
     ]

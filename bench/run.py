@@ -13,7 +13,9 @@ pub (publisher throughput), latency (one-way p50/p99 at 10k msgs/s), fairness
 (peak RSS of a stalled consumer while 1M messages arrive); and the other
 patterns: pull100 (PULL throughput), reqrep (sequential REQ/REP round trips and
 their p99), router100 (ROUTER throughput from a DEALER), pullfairness (the
-10 ms LoopingCall while a PULL is flooded).
+10 ms LoopingCall while a PULL is flooded); and sequenced vs plain pub/sub:
+seqsub (subscriber throughput of each framing), seqpub (publisher throughput,
+sequenced with and without a replay buffer) and seqlatency (one-way p50/p99).
 
 Method: every measurement is a fresh publisher process and subscriber process
 over tcp on 127.0.0.1, started in sync by a handshake (the publisher waits until
@@ -407,11 +409,70 @@ def targets(summaries: dict[str, dict]) -> str | None:
                 rows.append([f"memory, {variant}", "(reference)", shown, ""])
             else:
                 rows.append([f"memory, {variant}", "growth <= bound (+1 MB)", shown, verdict(ok)])
+    rows.extend(sequencedTargets(summaries))
     if not rows:
         return None
     headers = ["workload", "target", "measured (median)", ""]
     table = _stats.table(headers, rows, left={0, 1, 2, 3})
     return "### Targets\n\n" + table
+
+
+def sequencedTargets(summaries: dict[str, dict]) -> list[list[str]]:
+    """
+    Sequenced >= 0.8x plain: throughput ratios at least 0.8, latency ratios at
+    most 1 / 0.8 = 1.25, each against the same implementation with a plain
+    publisher's default framing (one frame) in the same round; the ratio vs
+    two frames (plain multipartFraming) is shown beside it.
+    """
+    one, two, seq = _workloads.ONE, _workloads.TWO, _workloads.SEQ
+    least = _workloads.SEQ_TARGET
+    most = 1 / least
+    rows: list[list[str]] = []
+
+    def ratio(key: str, variant: str, header: str) -> float | None:
+        entry = summaries.get(key, {}).get(variant, {}).get(header)
+        return None if entry is None else entry["median"]
+
+    def verdict(ok: bool | None) -> str:
+        return "?" if ok is None else ("met" if ok else "MISSED")
+
+    def throughput(key: str, name: str, label: str, row: str) -> None:
+        if key not in summaries:
+            return
+        variant = _workloads.framed(name, label)
+        vsOne, vsTwo = ratio(key, variant, f"vs {one}"), ratio(key, variant, f"vs {two}")
+        shown = "-" if vsOne is None else f"{vsOne:.3f}x {one}"
+        if vsOne is not None and vsTwo is not None:
+            shown += f" ({vsTwo:.3f}x {two})"
+        ok = None if vsOne is None else vsOne >= least
+        rows.append([row, f">= {least}x plain ({one})", shown, verdict(ok)])
+
+    for name in _workloads.SEQ_SUBSCRIBERS:
+        if name.startswith("txzpub"):
+            throughput("seqsub", name, seq, f"sequenced subscriber throughput, {name}")
+    throughput("seqpub", "txzpub publish()", seq, "sequenced publisher throughput")
+    throughput(
+        "seqpub",
+        "txzpub publish()",
+        "sequenced + replay buffer",
+        "sequenced publisher throughput, with replay",
+    )
+    if "seqlatency" in summaries:
+        for name in ("txzpub next()", "txzpub async for", "txzpub gotMessage"):
+            variant = _workloads.framed(name, seq)
+            p50 = ratio("seqlatency", variant, f"p50 vs {one}")
+            p99 = ratio("seqlatency", variant, f"p99 vs {one}")
+            ok = None if p50 is None or p99 is None else p50 <= most and p99 <= most
+            shown = "-" if ok is None else f"{p50:.3f}x / {p99:.3f}x {one}"
+            rows.append(
+                [
+                    f"sequenced latency p50 / p99, {name}",
+                    f"<= {most:.2f}x plain ({one})",
+                    shown,
+                    verdict(ok),
+                ]
+            )
+    return rows
 
 
 def main() -> int:

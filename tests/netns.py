@@ -6,9 +6,11 @@ ports, so a test can run a real topology on one machine and break it for
 real: kill a host's process, take a link down. A veth pair is created
 straight into its two namespaces (``ip -n A link add ... peer ... netns B``):
 nothing ever appears among this machine's own interfaces, and deleting the
-namespaces deletes the links. Namespace names carry the pid of the test run,
-so parallel runs never collide and a run that was killed can be cleaned up by
-the next one (:func:`removeStale`).
+namespaces deletes the links. A host reaches only the other ends of its own
+links, unless a test makes another host their router (:meth:`Network.route`).
+Namespace names carry the pid of the test run, so parallel runs never collide
+and a run that was killed can be cleaned up by the next one
+(:func:`removeStale`).
 
 Processes run under ``ip netns exec`` (which execs, so the pid is the
 program's own) with their stdout and stderr drained by threads as they come:
@@ -265,6 +267,22 @@ class Host:
         """*argv* run in this host."""
         return ["ip", "netns", "exec", self.namespace, *argv]
 
+    def forward(self) -> None:
+        """Turn IPv4 forwarding on here: this host routes between its links."""
+        # The file belongs to the network namespace of whoever opens it: a
+        # shell in this host writes this host's setting, not the machine's.
+        command = self.command("sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward")
+        try:
+            done = subprocess.run(  # noqa: S603 - fixed program, arguments made here
+                command, capture_output=True, text=True, timeout=IP_TIMEOUT, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired) as error:
+            msg = f"{self.label}: IPv4 forwarding: {error}"
+            raise NetnsError(msg) from None
+        if done.returncode != 0:
+            msg = f"{self.label}: IPv4 forwarding: {done.stderr.strip() or done.returncode}"
+            raise NetnsError(msg)
+
 
 class Link:
     """A veth pair: *device* on each host, with a /30 address on each end."""
@@ -328,6 +346,21 @@ class Network:
             host.ip("address", "add", f"{address}/30", "dev", device)
             host.ip("link", "set", device, "up")
         return made
+
+    def route(self, router: Host) -> None:
+        """
+        Make *router* the router of the hosts linked to it: it forwards IPv4,
+        and each of them gets a default route through its end of their link,
+        so they reach one another's addresses through it (until then a host
+        reaches only the other ends of its own links). Taking a link down
+        cuts this path too; killing a program in *router* does not.
+        """
+        router.forward()
+        for link in self.links:
+            hosts = [host for host, _, _ in link.ends]
+            if router in hosts:
+                (other,) = (host for host in hosts if host is not router)
+                other.ip("route", "add", "default", "via", link.address(router))
 
     def spawn(
         self,

@@ -17,6 +17,11 @@ restarted: recovery is ZeroMQ's reconnection, and the tests measure it and
 report the figures (``pytest -s`` prints them; they are also attached with
 ``record_property``, e.g. to the JUnit XML).
 
+The sequenced scenario runs a sequenced publisher with a replay socket, and
+the proxy's host also routes between the others: one subscriber asks the
+publisher for what the proxy's death lost straight across that host, not
+through the proxy; the other has no replay and only counts what it lost.
+
 Every wait has a deadline and waits for an event: a line of output (a
 message, a connection event, the proxy's readiness line). Needs root and
 iproute2; skipped otherwise.
@@ -25,6 +30,7 @@ iproute2; skipped otherwise.
 from __future__ import annotations
 
 import bisect
+import itertools
 import signal
 import sys
 import time
@@ -52,6 +58,18 @@ STEADY = 300
 SETTLE = 1.0
 #: A partition lasts while the other subscriber receives this many seconds of traffic.
 PARTITION_SECONDS = 1.0
+
+#: The publisher's replay socket (in its own namespace), and the sequenced streams' timings.
+REPLAY_PORT = 5603
+REPLAY_TIMEOUT = 2.0
+HEARTBEAT_INTERVAL = 0.1
+#: Messages published while the proxy is down: more than the publisher's high-water mark
+#: (1,000) keeps for its return, so both subscribers miss some whoever reconnects first.
+OUTAGE = 1500
+#: The default replay buffer, which holds several seconds at RATE: more than the outage.
+REPLAY_DEPTH = 10_000
+#: A replay buffer much shorter than what the outage loses.
+SHORT_REPLAY_DEPTH = 100
 
 # The figures go to the JUnit XML with record_property, which only its default xunit2 format
 # refuses (a warning, an error here): with --junitxml, add -o junit_family=xunit1 to get them.
@@ -123,6 +141,96 @@ class Subscriber(ZmqSubConnection):
 subscriber = Subscriber(factory)
 attach(subscriber)
 subscriber.subscribe(b"tick")
+reactor.run()
+"""
+)
+
+
+#: Shared by the sequenced programs: a statistics snapshot as "key=value ..." fields.
+_SEQUENCED = """
+import attrs
+
+def fields(snapshot):
+    return " ".join(f"{key}={value}" for key, value in attrs.asdict(snapshot).items())
+"""
+
+#: ``python -c SEQUENCED_PUBLISHER XSUB_ADDRESS RATE REPLAY_PORT REPLAY_DEPTH HEARTBEAT``:
+#: as PUBLISHER, sequenced, with a replay socket; "P SENT TIME" every 100 messages, and its
+#: replay statistics in an "S replay key=value ..." line when it stops.
+SEQUENCED_PUBLISHER = (
+    _COMMON
+    + _SEQUENCED
+    + """
+publisher = ZmqPubConnection(
+    factory,
+    sequenced=True,
+    replay=ZmqEndpoint(ZmqEndpointType.bind, f"tcp://*:{sys.argv[3]}"),
+    replayDepth=int(sys.argv[4]),
+    heartbeatInterval=float(sys.argv[5]),
+)
+attach(publisher)
+rate, started, sent = float(sys.argv[2]), time.monotonic(), 0
+
+def tick():
+    global sent
+    due = int((time.monotonic() - started) * rate)
+    while sent < due:
+        publisher.publish(f"{sent} {time.monotonic():.6f}".encode(), b"tick")
+        sent += 1
+        if not sent % 100:
+            say(f"P {sent} {time.monotonic():.6f}")
+
+def finish():
+    say("S replay " + fields(publisher.replayStatistics()))
+    flush()
+
+task.LoopingCall(tick).start(0.002)
+reactor.addSystemEventTrigger("before", "shutdown", finish)
+reactor.run()
+"""
+)
+
+#: ``python -c SEQUENCED_SUBSCRIBER XPUB_ADDRESS REPLAY_TIMEOUT [REPLAY_ADDRESS]``: one
+#: "M SEQUENCE N SEND_TIME RECEIVE_TIME" line per message (message.sequence, then the body),
+#: "E KIND TIME" per connection event, "G KIND FIRST LAST VALUE TIME" per stream event, and
+#: when it stops, "S stream key=value ..." (streamStatistics()) and "S subscription ...".
+SEQUENCED_SUBSCRIBER = (
+    _COMMON
+    + _SEQUENCED
+    + """
+async def watch(connection):  # the common one's, with the numbers of stream events
+    async for event in connection.events():
+        now = f"{time.monotonic():.6f}"
+        if event.publisher:
+            say(f"G {event.kind.name} {event.first} {event.last} {event.value} {now}")
+        else:
+            say(f"E {event.kind.name} {now}")
+
+replay = ZmqEndpoint(ZmqEndpointType.connect, sys.argv[3]) if len(sys.argv) > 3 else None
+subscriber = ZmqSubConnection(factory, replay=replay, replayTimeout=float(sys.argv[2]))
+attach(subscriber)
+subscription = subscriber.subscribe(b"tick")
+
+async def read():
+    try:
+        while True:
+            for message in await subscription.nextBatch():
+                body = message.body.decode()
+                say(f"M {message.sequence} {body} {time.monotonic():.6f}")
+    except ConnectionClosed:
+        pass
+
+def finish():
+    queue = subscription.statistics()
+    say("S stream " + fields(subscriber.streamStatistics()))
+    say(
+        f"S subscription lost={queue.lost} recovered={queue.recovered} "
+        f"queued={queue.queued} dropped={queue.dropped}"
+    )
+    flush()
+
+defer.ensureDeferred(read())
+reactor.addSystemEventTrigger("before", "shutdown", finish)
 reactor.run()
 """
 )
@@ -261,12 +369,15 @@ class Peer:
 class Bus:
     """The topology, running: a publisher, a proxy and two subscribers on four hosts."""
 
+    #: Whether the proxy's host also routes between the others (see netns.Network.route).
+    routed = False
+
     def __init__(self, network: netns.Network) -> None:
         self.network = network
         self.proxyHost = network.host("proxy")
-        publisherHost = network.host("pub")
+        self.publisherHost = network.host("pub")
         self.links: dict[str, netns.Link] = {
-            "publisher": network.link(self.proxyHost, "to-pub", publisherHost, "uplink")
+            "publisher": network.link(self.proxyHost, "to-pub", self.publisherHost, "uplink")
         }
         subscriberHosts = []
         for number in (1, 2):
@@ -275,22 +386,22 @@ class Bus:
                 self.proxyHost, f"to-sub{number}", host, "uplink"
             )
             subscriberHosts.append(host)
+        if self.routed:
+            network.route(self.proxyHost)
         self.proxy = self.startProxy()
         self.subscribers = [
-            Peer(
-                network,
-                host,
-                f"sub{number}",
-                python("-c", SUBSCRIBER, self.proxyAddress(f"sub{number}", XPUB_PORT)),
-            )
+            self.startSubscriber(f"sub{number}", host)
             for number, host in enumerate(subscriberHosts, 1)
         ]
-        self.publisher = Peer(
-            network,
-            publisherHost,
-            "publisher",
-            python("-c", PUBLISHER, self.proxyAddress("publisher", XSUB_PORT), str(RATE)),
-        )
+        self.publisher = self.startPublisher(self.publisherHost)
+
+    def startSubscriber(self, name: str, host: netns.Host) -> Peer:
+        argv = python("-c", SUBSCRIBER, self.proxyAddress(name, XPUB_PORT))
+        return Peer(self.network, host, name, argv)
+
+    def startPublisher(self, host: netns.Host) -> Peer:
+        argv = python("-c", PUBLISHER, self.proxyAddress("publisher", XSUB_PORT), str(RATE))
+        return Peer(self.network, host, "publisher", argv)
 
     def proxyAddress(self, peer: str, port: int) -> str:
         """The proxy as *peer* reaches it: its address on their link."""
@@ -315,9 +426,12 @@ class Bus:
         for subscriber in self.subscribers:
             subscriber.waitForCount(STEADY)
 
+    def stoppingOrder(self) -> tuple[Peer, ...]:
+        return (self.publisher, *self.subscribers)
+
     def stop(self) -> None:
         """Stop everything with SIGTERM; each must exit 0, without a traceback or warning."""
-        for peer in (self.publisher, *self.subscribers):
+        for peer in self.stoppingOrder():
             self.assertClean(peer.process, peer.process.stop())
             assert not peer.malformed, peer.malformed[:5]
         self.assertClean(self.proxy, self.proxy.stop())
@@ -330,6 +444,142 @@ class Bus:
             assert bad not in errors, process
 
 
+@dataclass(frozen=True)
+class StreamEvent:
+    """A GAP, RECOVERED, LOST or PUBLISHER_* event of a subscriber's sequenced stream."""
+
+    kind: str
+    first: int
+    last: int
+    value: int
+    at: float
+
+
+class SequencedPeer(Peer):
+    """A sequenced program: also its stream events, progress and final statistics."""
+
+    def __init__(
+        self, network: netns.Network, host: netns.Host, name: str, argv: Sequence[str]
+    ) -> None:
+        self.stream: list[StreamEvent] = []
+        #: The publisher's (messages published, when) every 100 messages.
+        self.progress: list[tuple[int, float]] = []
+        #: What the program printed as it stopped: {"stream": {"lost": 0, ...}, ...}.
+        self.statistics: dict[str, dict[str, int]] = {}
+        #: Messages whose body is not the one published with their sequence number.
+        self.mismatched: list[str] = []
+        super().__init__(network, host, name, argv)
+
+    def _parse(self, stream: str, line: str) -> None:
+        if stream != "out":
+            return
+        try:
+            kind, *fields = line.split()
+            if kind == "M":  # the body is "N SEND_TIME", published with sequence number N + 1
+                seq, number, sent, received = fields
+                self.messages.append(Received(int(seq), float(sent), float(received)))
+                if int(number) + 1 != int(seq):
+                    self.mismatched.append(line)
+            elif kind == "G":
+                event, first, last, value, at = fields
+                self.stream.append(
+                    StreamEvent(event, int(first), int(last), int(value), float(at))
+                )
+            elif kind == "P":
+                sent, at = fields
+                self.progress.append((int(sent), float(at)))
+            elif kind == "S":
+                what, *pairs = fields
+                self.statistics[what] = {
+                    key: int(value) for key, value in (pair.split("=") for pair in pairs)
+                }
+            else:
+                super()._parse(stream, line)
+        except ValueError:  # checked by Bus.stop(): a reader thread must not die
+            self.malformed.append(line)
+
+    def published(self) -> int:
+        """How many messages the publisher had published at its latest progress line."""
+        progress = self.progress[:]
+        return progress[-1][0] if progress else 0
+
+    def streamEvents(self, kind: str) -> list[StreamEvent]:
+        return [event for event in self.stream[:] if event.kind == kind]
+
+    def total(self, kind: str) -> int:
+        return sum(event.value for event in self.streamEvents(kind))
+
+    def gapsSettled(self) -> bool:
+        """Every gap seen has ended in RECOVERED and LOST events that add up to it."""
+        return self.total("GAP") == self.total("RECOVERED") + self.total("LOST")
+
+    def sequences(self) -> list[int]:
+        return [message.seq for message in self.messages[:]]
+
+    def gapsDuring(self, killed: float, resumed: Received) -> list[StreamEvent]:
+        """
+        The GAP events, checked to name only what the outage lost: none before
+        *killed*, none of a number published more than SETTLE seconds after
+        *resumed* (the first message received after the repair) arrived.
+        """
+        gaps = self.streamEvents("GAP")
+        assert all(gap.at >= killed for gap in gaps), (self.name, gaps)
+        lastSent = self.lastReceivedBefore(killed).seq
+        later = [m.seq for m in self.messages[:] if m.sent > resumed.received + SETTLE]
+        assert later, f"{self.name} received nothing published after it settled"
+        for gap in gaps:
+            assert lastSent < gap.first <= gap.last < min(later), (self.name, gap, lastSent)
+        return gaps
+
+
+class SequencedBus(Bus):
+    """
+    The topology with a sequenced publisher that keeps a replay buffer, and two
+    subscribers: sub1 asks the publisher's replay socket for what it misses,
+    straight across the proxy's host (which routes), not through the proxy;
+    sub2 has no replay and only counts what it misses.
+    """
+
+    routed = True
+    publisher: SequencedPeer
+    subscribers: list[SequencedPeer]  # type: ignore[assignment]
+
+    def __init__(self, network: netns.Network, replayDepth: int) -> None:
+        self.replayDepth = replayDepth
+        super().__init__(network)
+
+    def replayAddress(self) -> str:
+        """The publisher's replay socket as the subscribers reach it, through the proxy's host."""
+        return f"tcp://{self.links['publisher'].address(self.publisherHost)}:{REPLAY_PORT}"
+
+    def startSubscriber(self, name: str, host: netns.Host) -> SequencedPeer:
+        replay = [self.replayAddress()] if name == "sub1" else []
+        argv = python(
+            "-c",
+            SEQUENCED_SUBSCRIBER,
+            self.proxyAddress(name, XPUB_PORT),
+            str(REPLAY_TIMEOUT),
+            *replay,
+        )
+        return SequencedPeer(self.network, host, name, argv)
+
+    def startPublisher(self, host: netns.Host) -> SequencedPeer:
+        argv = python(
+            "-c",
+            SEQUENCED_PUBLISHER,
+            self.proxyAddress("publisher", XSUB_PORT),
+            str(RATE),
+            str(REPLAY_PORT),
+            str(self.replayDepth),
+            str(HEARTBEAT_INTERVAL),
+        )
+        return SequencedPeer(self.network, host, "publisher", argv)
+
+    def stoppingOrder(self) -> tuple[Peer, ...]:
+        # The subscribers first, while the publisher can still answer what they ask.
+        return (*self.subscribers, self.publisher)
+
+
 @pytest.fixture(scope="module")
 def namespaces() -> None:
     """Checked once: can this run make hosts? (root, iproute2, CAP_SYS_ADMIN, veth)."""
@@ -340,13 +590,19 @@ def namespaces() -> None:
 
 
 @pytest.fixture
-def bus(namespaces: None) -> Iterator[Bus]:
-    """A fresh topology per test; whatever happens, no process or namespace outlives it."""
-    network = netns.Network()
+def network(namespaces: None) -> Iterator[netns.Network]:
+    """Fresh hosts per test; whatever happens, no process or namespace outlives it."""
+    made = netns.Network()
     try:
-        yield Bus(network)
+        yield made
     finally:
-        network.close()
+        made.close()
+
+
+@pytest.fixture
+def bus(network: netns.Network) -> Bus:
+    """The topology, running."""
+    return Bus(network)
 
 
 def report(
@@ -468,3 +724,109 @@ def test_a_partitioned_subscriber_gets_nothing_then_resumes_while_the_other_carr
         other.name,
         {"received_during_partition": len(other.sentBetween(partitioned, healed)), "missed": 0},
     )
+
+
+def missing(sequences: list[int]) -> int:
+    """How many numbers are missing between the first and the last; fails on a repeat or going back."""
+    for before, after in itertools.pairwise(sequences):
+        assert after > before, f"{after} came after {before}"
+    return sequences[-1] - sequences[0] + 1 - len(sequences)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    "replayDepth",
+    [REPLAY_DEPTH, SHORT_REPLAY_DEPTH],
+    ids=["replay_buffer_covers_the_outage", "replay_buffer_too_short"],
+)
+def test_sequenced_subscribers_recover_or_count_exactly_what_a_proxy_restart_loses(
+    network: netns.Network, replayDepth: int, record_property: Callable[[str, object], None]
+) -> None:
+    bus = SequencedBus(network, replayDepth)
+    publisher = bus.publisher
+    replaying, counting = bus.subscribers
+    bus.waitFlowing()
+    killed = time.monotonic()
+    assert bus.proxy.stop(signal.SIGKILL) == -signal.SIGKILL
+    publishedAtKill = publisher.published()
+    for peer in (publisher, *bus.subscribers):
+        peer.waitForEvent("DISCONNECTED", killed)
+    # Down for longer than the publisher's queue covers: both subscribers miss messages.
+    publisher.waitUntil(
+        lambda: publisher.published() >= publishedAtKill + OUTAGE,
+        f"{OUTAGE} messages published with the proxy down",
+    )
+    restarted = time.monotonic()
+    publishedWhileDown = publisher.published() - publishedAtKill
+    bus.proxy = bus.startProxy()  # same ports; nothing else is restarted
+    ready = time.monotonic()
+    resumed = [
+        subscriber.waitForReceivedAfter(restarted, RESUME_DEADLINE)
+        for subscriber in bus.subscribers
+    ]
+    for subscriber, first in zip(bus.subscribers, resumed, strict=True):
+        subscriber.waitUntilSettled(first)
+    try:
+        replaying.waitUntil(replaying.gapsSettled, "every gap recovered or lost", WAIT)
+    except AssertionError as failure:
+        msg = f"{failure}\n--- stream events: {replaying.stream}"
+        raise AssertionError(msg) from None
+    bus.stop()
+
+    scenario = f"sequenced_{'covered' if replayDepth == REPLAY_DEPTH else 'short'}"
+    replay = publisher.statistics["replay"]
+    report(
+        record_property,
+        scenario,
+        publisher.name,
+        {
+            "outage_ms": ms(ready - killed),
+            "proxy_start_ms": ms(ready - restarted),
+            "published_while_down": publishedWhileDown,
+            "replay_requests_answered": replay["answered"],
+            "replayed": replay["replayed"],
+        },
+    )
+    for subscriber, first in zip(bus.subscribers, resumed, strict=True):
+        assert not subscriber.mismatched, subscriber.mismatched[:5]
+        sequences = subscriber.sequences()
+        missed = missing(sequences)  # and in order, never twice
+        stream, queue = subscriber.statistics["stream"], subscriber.statistics["subscription"]
+        # What went missing is counted, exactly: in the subscriber's and the subscription's.
+        assert stream["lost"] == queue["lost"] == missed, (subscriber.name, stream, queue)
+        assert stream["recovered"] == queue["recovered"], (subscriber.name, stream, queue)
+        assert stream["held"] == queue["queued"] == queue["dropped"] == 0, (stream, queue)
+        # Every gap ended in RECOVERED and LOST events that add up to it, and to the counts.
+        assert subscriber.gapsSettled(), subscriber.stream
+        assert subscriber.total("LOST") == missed, subscriber.stream
+        assert subscriber.total("RECOVERED") == stream["recovered"], (stream, subscriber.stream)
+        before = subscriber.lastReceivedBefore(restarted)
+        subscriber.lossDuring(before, first)  # any hole is the outage's
+        gaps = subscriber.gapsDuring(killed, first)  # and so is any gap, even recovered
+        assert gaps, f"{subscriber.name} missed nothing: the outage was too short to test"
+        ended = [e for e in subscriber.stream[:] if e.kind in {"RECOVERED", "LOST"}]
+        figures: dict[str, object] = {
+            "gap_ms": ms(first.received - before.received),
+            "resumed_ms_after_ready": ms(first.received - ready),
+            "missed": sum(gap.value for gap in gaps),
+            "recovered": stream["recovered"],
+            "lost": stream["lost"],
+            "recovery_ms": ms(ended[-1].at - gaps[0].at),
+            "duplicates": stream["duplicates"],
+            "replay_requests": stream["replayRequests"],
+            "gaps": len(subscriber.streamEvents("GAP")),
+        }
+        report(record_property, scenario, subscriber.name, figures)
+
+    # Without replay, what is missing is lost at once.
+    assert counting.statistics["stream"]["recovered"] == 0
+    assert counting.statistics["stream"]["replayRequests"] == 0
+    assert missing(counting.sequences()) > 0
+    # With replay, everything comes back as long as the publisher still holds it;
+    # what its buffer no longer holds is lost, and counted.
+    if replayDepth == REPLAY_DEPTH:
+        assert missing(replaying.sequences()) == 0
+        assert replaying.statistics["stream"]["recovered"] > 0
+        assert replay["replayed"] >= replaying.statistics["stream"]["recovered"]
+    else:
+        assert missing(replaying.sequences()) > 0

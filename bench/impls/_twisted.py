@@ -172,7 +172,7 @@ def drive(run: Run, setup: Callable[[], None]) -> None:
 
         profiler = cProfile.Profile()
         profiler.runcall(reactor.run, installSignalHandlers=False)
-        parts = [run.cfg.get(k) for k in ("impl", "socket", "role", "variant")]
+        parts = [run.cfg.get(k) for k in ("impl", "socket", "role", "variant", "framing")]
         label = "-".join(str(p) for p in parts if p is not None)
         name = f"{label}-{run.mode}-{len(run.tags)}tags-{os.getpid()}.prof"
         profiler.dump_stats(Path(profileDir) / name)

@@ -5,6 +5,12 @@ pyzmq ``send``) and ``asyncio`` (``await sock.send()`` on zmq.asyncio). Every
 variant builds ``tag + b"\\0" + body`` per message (the Twisted ones inside
 publish()) and has SNDHWM 0, so nothing is dropped at the publisher.
 
+The txzpub variant takes a *framing* (bench/_workloads.py's ``seqpub``):
+``one`` (the default, one frame), ``two`` (``multipartFraming=True``),
+``sequenced`` (``sequenced=True``: ``[tag, body, stamp]``, heartbeats) and
+``replay`` (sequenced with a replay buffer and socket bound to a free tcp
+port: every message is also kept, ``replayDepth`` 10,000 by default).
+
 Connects to bench/impls/drain.py: probes until the drain says ``go`` (handshake),
 times publishing *count* messages, then repeats END until the drain says
 ``stop`` (everything arrived) or the deadline passes. The Twisted variants
@@ -66,7 +72,7 @@ def twisted(cfg: dict, variant: str) -> None:
 
         factory = txzpub.ZmqFactory(reactor)
         endpoint = txzpub.ZmqEndpoint(txzpub.ZmqEndpointType.connect, cfg["endpoint"])
-        pub = Pub(factory, endpoint)
+        pub = Pub(factory, endpoint, **framing(txzpub, cfg.get("framing", "one")))
     else:
         import warnings
 
@@ -105,6 +111,23 @@ def twisted(cfg: dict, variant: str) -> None:
     if "error" in result:
         finish("error", result["error"], 1)
     bench.report(result["seconds"], result["cpu"], result["ended"])
+
+
+def framing(txzpub, name: str) -> dict:
+    """ZmqPubConnection's keywords for a *framing* of the txzpub variant."""
+    if name == "one":
+        return {}
+    if name == "two":
+        return {"multipartFraming": True}
+    if not hasattr(txzpub.ZmqPubConnection, "sequenced"):
+        finish("skip", "ZmqPubConnection has no sequenced=")
+    if name == "sequenced":
+        return {"sequenced": True}
+    if name == "replay":
+        bind = txzpub.ZmqEndpointType.bind
+        return {"sequenced": True, "replay": txzpub.ZmqEndpoint(bind, "tcp://127.0.0.1:0")}
+    finish("error", f"unknown framing {name!r}", 2)
+    return {}
 
 
 def raw(cfg: dict) -> None:

@@ -4,7 +4,10 @@ practical Python limit) and ``asyncio`` (``await sock.recv_multipart()`` on
 zmq.asyncio, splitting tag and body as a real consumer would). One tag
 (cfg["tags"][0]); modes ``throughput`` and ``latency``. With ``socket: pull``
 the raw loop reads a PULL socket instead (bench/impls/push.py: untagged bodies,
-an empty frame as END).
+an empty frame as END). With *frames* 2 or 3 (``[tag, body]``, or a sequenced
+stream's ``[tag, body, stamp]``) the raw loop reads that many frames per
+message, a ``recv()`` each, and looks at the body: the fastest Python reader of
+those framings, so its row shows where the publisher's own limit lies.
 """
 
 from __future__ import annotations
@@ -45,6 +48,9 @@ def raw(cfg: dict) -> None:
         sock.set(zmq.SUBSCRIBE, tag)
     recv = sock.recv
     n = 0
+    frames = int(cfg.get("frames", 1))
+    if frames > 1:
+        rawMultipart(recv, frames, cfg["mode"], timeout)
     try:
         if cfg["mode"] == "latency":
             lat: list[int] = []
@@ -62,6 +68,41 @@ def raw(cfg: dict) -> None:
         while len(frame) != endLength:
             n += 1
             frame = recv()
+        last = time.perf_counter()
+    except zmq.Again:
+        finish("error", f"timeout after {timeout:.0f} s (received {n} so far)", 1)
+    report(n, first, last, None)
+
+
+def rawMultipart(recv, frames: int, mode: str, timeout: float) -> None:
+    """The raw loop for messages of *frames* frames (2 or 3): tag, body[, stamp]."""
+    extra = range(frames - 2)
+    n = 0
+    try:
+        if mode == "latency":
+            lat: list[int] = []
+            clock = time.monotonic_ns
+            fromBytes = int.from_bytes
+            while True:
+                recv()
+                body = recv()
+                for _ in extra:
+                    recv()
+                if not body:
+                    break
+                lat.append(clock() - fromBytes(body[:8], "little"))
+            report(len(lat), None, None, lat)
+        recv()
+        body = recv()
+        for _ in extra:
+            recv()
+        first = time.perf_counter()
+        while body:
+            n += 1
+            recv()
+            body = recv()
+            for _ in extra:
+                recv()
         last = time.perf_counter()
     except zmq.Again:
         finish("error", f"timeout after {timeout:.0f} s (received {n} so far)", 1)

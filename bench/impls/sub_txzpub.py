@@ -11,6 +11,12 @@ one consumer per tag in cfg["tags"]. Modes: ``throughput`` (count until every
 tag's END), ``latency`` (record now - sent), ``fairness`` (throughput plus a 10 ms
 LoopingCall), and ``memory`` (variants ``drop-oldest`` / ``pause``: a consumer that
 called next() once and never again; ``block``: a gotMessage that blocks).
+
+When the publisher sends a sequenced stream (cfg["framing"] ``sequenced``) the
+result also carries the subscriber's ``streamStatistics()``, and a run in
+which the subscriber tracked no sequenced publisher, or counted a stream
+message lost, duplicated or malformed, fails: the row would not measure what
+it says.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ def build(run: Run):
 
     Conn = type("BenchSub", (txzpub.ZmqSubConnection,), attrs)
     conn = Conn(factory, endpoint)
+    checkStreams(run, conn)
     subs = {tag: conn.subscribe(tag) for tag in run.tags}
     latency = run.latency
     lat = run.lat
@@ -156,10 +163,38 @@ def legacy(run, txzpub, factory, endpoint, attrs):
     for name, value in attrs.items():
         setattr(Legacy, name, value)
     conn = Legacy(factory, endpoint)
+    checkStreams(run, conn)
     run.countFrom = lambda: conn.n
     for tag in run.tags:
         conn.subscribe(tag)
     return lambda: None
+
+
+def checkStreams(run: Run, conn) -> None:
+    """At the end of a run over a sequenced stream: report and check streamStatistics()."""
+    if run.cfg.get("framing") != "sequenced":
+        return
+
+    def check() -> None:
+        if not hasattr(conn, "streamStatistics"):
+            run.fail("this txzpub has no sequenced streams (streamStatistics)")
+            return
+        stats = conn.streamStatistics()
+        run.extra.update(
+            publishers=stats.publishers,
+            stream_lost=stats.lost,
+            duplicates=stats.duplicates,
+            malformed=stats.malformed,
+        )
+        if stats.publishers != 1:
+            run.fail(f"the subscriber tracked {stats.publishers} sequenced publishers, not 1")
+        elif stats.lost or stats.duplicates or stats.malformed:
+            run.fail(
+                f"stream trouble: {stats.lost} lost, {stats.duplicates} duplicates, "
+                f"{stats.malformed} malformed"
+            )
+
+    run.reactor.addSystemEventTrigger("before", "shutdown", check)
 
 
 def memory(run, txzpub, factory, endpoint, attrs):
