@@ -9,11 +9,17 @@ from txzpub._liveness import CHECK_EVERY, FORGET_AFTER, MAX_WATCHED, Liveness
 P, Q = b"p" * 16, b"q" * 16
 
 
+#: When each publisher was last heard: the owner's mapping, which Liveness only reads.
+heard: dict[bytes, float] = {}
+
+
 def watched() -> tuple[Clock, Liveness, list[tuple[str, bytes]]]:
     clock = Clock()
     seen: list[tuple[str, bytes]] = []
+    heard.clear()
     liveness = Liveness(
         clock,
+        heard,
         onSilent=lambda p, s: seen.append(("silent", p)),
         onResumed=lambda p: seen.append(("resumed", p)),
         onForgotten=lambda p: seen.append(("forgotten", p)),
@@ -23,12 +29,12 @@ def watched() -> tuple[Clock, Liveness, list[tuple[str, bytes]]]:
 
 def test_silentAfterThreeMissedHeartbeatsThenResumed() -> None:
     clock, liveness, seen = watched()
-    liveness.beat(P, 1.0)
+    liveness.beat(P, 1.0, clock.seconds())
     clock.advance(2.9)
     assert seen == []
     clock.advance(0.2)
     assert seen == [("silent", P)]
-    liveness.beat(P, 1.0)
+    liveness.beat(P, 1.0, clock.seconds())
     assert seen == [("silent", P), ("resumed", P)]
     assert not clock.getDelayedCalls() or all(c.active() for c in clock.getDelayedCalls())
 
@@ -36,10 +42,10 @@ def test_silentAfterThreeMissedHeartbeatsThenResumed() -> None:
 def test_messagesKeepAPublisherHeard() -> None:
     """Heartbeats lost under load: messages still prove the publisher alive."""
     clock, liveness, seen = watched()
-    liveness.beat(P, 1.0)
+    liveness.beat(P, 1.0, clock.seconds())
     for _ in range(10):
         clock.advance(1.0)
-        liveness.lastMessage[P] = clock.seconds()
+        heard[P] = clock.seconds()
     assert seen == []
     clock.advance(3.0)
     assert seen == [("silent", P)]
@@ -47,7 +53,7 @@ def test_messagesKeepAPublisherHeard() -> None:
 
 def test_forgottenAfterLongSilence() -> None:
     clock, liveness, seen = watched()
-    liveness.beat(P, 0.5)
+    liveness.beat(P, 0.5, clock.seconds())
     clock.advance(1.5)
     clock.advance(FORGET_AFTER)
     assert seen == [("silent", P), ("forgotten", P)]
@@ -57,12 +63,12 @@ def test_forgottenAfterLongSilence() -> None:
 def test_quietAndDue() -> None:
     """quiet: no message since the previous heartbeat; due: every CHECK_EVERY heartbeats."""
     clock, liveness, _ = watched()
-    assert liveness.beat(P, 1.0) == (True, False)
+    assert liveness.beat(P, 1.0, clock.seconds()) == (True, False)
     clock.advance(0.5)
-    liveness.lastMessage[P] = clock.seconds()
+    heard[P] = clock.seconds()
     clock.advance(0.5)
-    assert liveness.beat(P, 1.0) == (False, False)
-    results = [liveness.beat(P, 1.0)[1] for _ in range(CHECK_EVERY * 2)]
+    assert liveness.beat(P, 1.0, clock.seconds()) == (False, False)
+    results = [liveness.beat(P, 1.0, clock.seconds())[1] for _ in range(CHECK_EVERY * 2)]
     assert results.count(True) == 2
 
 
@@ -70,7 +76,7 @@ def test_boundedWatches() -> None:
     """Forged identities cost bounded timers: the first watched goes first."""
     clock, liveness, _ = watched()
     for n in range(MAX_WATCHED + 5):
-        liveness.beat(n.to_bytes(16, "big"), 1.0)
+        liveness.beat(n.to_bytes(16, "big"), 1.0, clock.seconds())
     assert len(clock.getDelayedCalls()) == MAX_WATCHED
     liveness.stop()
     assert clock.getDelayedCalls() == []
@@ -78,8 +84,8 @@ def test_boundedWatches() -> None:
 
 def test_forgetCancelsTheTimer() -> None:
     clock, liveness, seen = watched()
-    liveness.beat(P, 1.0)
-    liveness.beat(Q, 1.0)
+    liveness.beat(P, 1.0, clock.seconds())
+    liveness.beat(Q, 1.0, clock.seconds())
     liveness.forget(P)
     clock.advance(10)
     assert seen == [("silent", Q)]

@@ -17,13 +17,16 @@ Rules:
    the one watched first is forgotten, so forged identities cost bounded
    memory and timers.
 
-Messages are noted with one dict store (``noteMessage``); timers are reset
-only by heartbeats, so the data path never touches the reactor.
+When each publisher was last heard is not kept here: it is the mapping the
+owner passes in (the subscriber's stream tracker stores it for every message
+and heartbeat), read, never changed. Timers are reset only by heartbeats, so
+the data path never touches the reactor. A heartbeat is given to ``beat()``
+before the owner notes it as heard, so *quiet* compares with the one before.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from ._reactors import ReactorTime
@@ -63,6 +66,7 @@ class Liveness:
     def __init__(
         self,
         clock: ReactorTime,
+        lastHeard: Mapping[bytes, float],
         *,
         onSilent: Callable[[bytes, float], object] = _ignore,
         onResumed: Callable[[bytes], object] = _ignore,
@@ -73,18 +77,16 @@ class Liveness:
         self._onResumed = onResumed
         self._onForgotten = onForgotten
         self._watches: dict[bytes, _Watch] = {}
-        #: publisher -> when its last message arrived (the data path stores it).
-        self.lastMessage: dict[bytes, float] = {}
+        self._lastHeard = lastHeard
 
-    def beat(self, publisher: bytes, interval: float) -> tuple[bool, bool]:
-        """A heartbeat: return (quiet, due) of rule 3."""
-        now = self._clock.seconds()
+    def beat(self, publisher: bytes, interval: float, now: float) -> tuple[bool, bool]:
+        """A heartbeat, at *now*: return (quiet, due) of rule 3."""
         watch = self._watches.get(publisher)
         if watch is None:
             if len(self._watches) >= MAX_WATCHED:
                 self.forget(next(iter(self._watches)))
             watch = self._watches[publisher] = _Watch(interval)
-        quiet = self.lastMessage.get(publisher, 0.0) <= watch.lastBeat
+        quiet = self._lastHeard.get(publisher, 0.0) <= watch.lastBeat
         watch.interval, watch.lastBeat = interval, now
         watch.beats += 1
         if watch.silent:
@@ -96,14 +98,12 @@ class Liveness:
     def forget(self, publisher: bytes) -> None:
         """Stop watching *publisher* (rule 2, or its owner forgot it)."""
         watch = self._watches.pop(publisher, None)
-        self.lastMessage.pop(publisher, None)
         if watch is not None and watch.timer is not None and watch.timer.active():
             watch.timer.cancel()
 
     def stop(self) -> None:
         for publisher in list(self._watches):
             self.forget(publisher)
-        self.lastMessage.clear()
 
     def _schedule(self, publisher: bytes, watch: _Watch, delay: float) -> None:
         if watch.timer is not None and watch.timer.active():
@@ -117,7 +117,7 @@ class Liveness:
             return
         watch.timer = None
         silentFor = self._clock.seconds() - max(
-            watch.lastBeat, self.lastMessage.get(publisher, 0.0)
+            watch.lastBeat, self._lastHeard.get(publisher, 0.0)
         )
         limit = SILENT_AFTER * watch.interval
         if silentFor < limit:  # a message came since: not silent yet

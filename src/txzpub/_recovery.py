@@ -52,9 +52,9 @@ from twisted.logger import Logger
 from ._core._checks import checkSeconds
 from ._core._endpoint import ZmqEndpoint, checkEndpoint
 from ._core._lifecycle import ConnectionEvent, ConnectionEventKind
-from ._core._message import Message, stampedMessage
+from ._core._message import Message
 from ._core._replayprotocol import MAX_PREFIXES
-from ._core._stamp import HEARTBEAT_TAG, Heartbeat, parseDataStamp, parseHeartbeat, shortId
+from ._core._stamp import HEARTBEAT_TAG, Heartbeat, parseHeartbeat, shortId, stampedFrom
 from ._core._tracking import (
     DELIVER,
     DUPLICATE,
@@ -85,7 +85,6 @@ __all__ = [
 
 _log = Logger()
 
-_PRUNE_AT: Final = 4_000  # publishers' last message times kept, beyond the tracker's 1,000
 
 
 @attrs.frozen
@@ -215,10 +214,9 @@ class StreamRecovery:
         security: Security | None,
     ) -> None:
         self._clock = factory.reactor
-        self._seconds = self._clock.seconds
+        self._now = self._clock.seconds
         self._prefixes = prefixes
         self._deliver = deliver
-        self._routes = route
         self._tell = _Report(route, report, replaying=bool(replay))
         self._tracker: StreamTracker[Message] = StreamTracker(
             recovering=bool(replay), holdLimit=holdLimit
@@ -232,35 +230,33 @@ class StreamRecovery:
         self.ready: list[Message] = []
         self._liveness = Liveness(
             self._clock,
+            self._tracker.lastHeard,
             onSilent=self._tell.silent,
             onResumed=self._tell.resumed,
             onForgotten=self._forget,
         )
-        self._lastMessage = self._liveness.lastMessage
         # publisher -> (when it answered, its latest numbers), until a later heartbeat.
         self._latest: dict[bytes, tuple[float, Sequence[tuple[bytes, int]]]] = {}
 
     # -- the data path -----------------------------------------------------------------
 
-    def accept(self, frames: list[bytes]) -> Message | None:
+    def accept(self, frames: list[bytes], matched: Sequence[Subscription]) -> Message | None:
         """
         The message stamped *frames* carry, when it is the one to deliver now
         (the common case: the next of its stream); else None, and whatever
-        became deliverable waits in ``ready``, in order.
+        became deliverable waits in ``ready``, in order. *matched*: the
+        subscriptions its tag matches (rule 6).
         """
         tag, body, stamp = frames
-        parsed = parseDataStamp(stamp)
-        if parsed is None or tag == HEARTBEAT_TAG:
+        message = stampedFrom(tag, body, stamp)
+        if message is None or tag == HEARTBEAT_TAG:
             self._other(tag, stamp)
             return None
-        if not self._routes(tag):  # unsubscribed since ZeroMQ queued it: not ours any more
+        if not matched:  # unsubscribed since ZeroMQ queued it: not ours any more (rule 6)
             return None
-        publisher, sequence = parsed
-        message = stampedMessage(tag, body, sequence, publisher)
-        now = self._seconds()
-        self._lastMessage[publisher] = now
         tracker = self._tracker
-        if tracker.receive(publisher, tag, sequence, message, now) == DELIVER:
+        publisher, sequence = message.publisher or b"", message.sequence or 0  # both set
+        if tracker.receive(publisher, tag, sequence, message, self._now()) == DELIVER:
             if not tracker.notices:
                 return message
             self.ready.append(message)  # before what it releases
@@ -357,31 +353,23 @@ class StreamRecovery:
                 if self._client is not None:
                     self._client.ask(notice.publisher, notice.tag, notice.first, notice.last)
             elif isinstance(notice, NewPublisher):
-                self._prune()
                 self._tell.newPublisher(notice.publisher)
-
-    def _prune(self) -> None:
-        """Drop the message times of publishers the tracker no longer tracks (its bounds)."""
-        if len(self._lastMessage) > _PRUNE_AT:
-            isTracked = self._tracker.isTracked
-            for publisher in [p for p in self._lastMessage if not isTracked(p)]:
-                del self._lastMessage[publisher]
 
     # -- heartbeats (rules 3 and 4) --------------------------------------------------------------
 
     def _heartbeat(self, beat: Heartbeat) -> None:
-        publisher = beat.publisher
-        self._tracker.heard(publisher, self._clock.seconds())
+        publisher, now = beat.publisher, self._now()
+        quiet, due = self._liveness.beat(publisher, beat.interval, now)  # before heard(): rule 3
+        self._tracker.heard(publisher, now)
         if self._tracker.notices:
             self._handle(self._tracker.takeNotices())
-        quiet, due = self._liveness.beat(publisher, beat.interval)
         pending = self._latest.get(publisher)
         if pending is not None and beat.sentAt > pending[0]:  # what they number has come by
             del self._latest[publisher]
             self._applyLatest(publisher, pending[1])
         elif pending is not None:
             return  # still waiting for the data path to catch up with the last answer
-        if self._client is not None and (quiet or due) and publisher in self._lastMessage:
+        if self._client is not None and (quiet or due) and self._tracker.isTracked(publisher):
             prefixes = self._prefixes()
             latest = tuple(prefixes) if len(prefixes) <= MAX_PREFIXES else (b"",)
             self._client.askLatest(publisher, latest)

@@ -234,11 +234,10 @@ class Subscriber(SequencedReceiving, ZmqConnection):
         """
         Route each message of *batch* to the queues it matches.
 
-        With a legacy consumer (txZMQ's gotMessage), it is also called once per
-        message, and only queues somebody has read get messages: a legacy
-        consumer does not pay for queues it never reads. Whenever user code has
-        run (a consumer, a next() callback), the consumer is looked up again:
-        that code may have assigned ``conn.gotMessage``.
+        With a legacy consumer (txZMQ's gotMessage), it is also called once per message,
+        and only queues somebody has read get messages: a legacy consumer does not pay
+        for queues it never reads. Whenever user code has run (a consumer, a next()
+        callback), the consumer is looked up again: it may have set ``gotMessage``.
         """
         router = self._router
         route, routeCached = router.route, router.routeCached
@@ -265,12 +264,13 @@ class Subscriber(SequencedReceiving, ZmqConnection):
                     message = trustedMessage(b"", tag)
                     matched = route(tag)
             elif len(frames) == 3 and frames[2][:3] == MAGIC:  # stamped: sequenced
-                stamped = (self._recovery or self._startRecovery()).accept(frames)
+                recovery = self._recovery or self._startRecovery()
+                stamped = recovery.accept(frames, matched := routeCached(frames[0]))
                 if stamped is None:  # held, repeated, a heartbeat, or more than one
                     self._deliverReady()
                     consumer, attributeCount = self._legacyConsumer(), len(attributes)
                     continue
-                message, matched = stamped, routeCached(frames[0])
+                message = stamped
             else:
                 message = decodeFrames(frames, separator)
                 first = frames[0] if frames else b""  # [] only from user code (messageReceived)

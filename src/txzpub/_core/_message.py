@@ -9,6 +9,8 @@ is wrong instead of failing deep inside pyzmq.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import attrs
 
 from ._checks import wrongType
@@ -76,11 +78,15 @@ class Message:
     sequence: int | None = attrs.field(default=None, eq=False, validator=_sequenceField)
     publisher: bytes | None = attrs.field(default=None, eq=False, validator=_publisherField)
 
-    def __getattr__(self, name: str) -> None:
-        # trustedMessage() leaves the stamp's slots unset for unsequenced
-        # messages (two stores fewer per message); an unset slot reads as None.
-        if name not in ("sequence", "publisher"):
-            raise AttributeError(name)
+    if not TYPE_CHECKING:  # so type checkers still catch misspelt attributes
+
+        def __getattr__(self, name: str) -> Any:
+            # The fast constructors below leave slots at their defaults unset (a
+            # store fewer per field, per message): an unset slot reads as its default.
+            try:
+                return _UNSET_DEFAULTS[name]
+            except KeyError:
+                raise AttributeError(name) from None
 
     def __repr__(self) -> str:
         text = f"Message(tag={self.tag!r}, body={self.body!r}, extra={self.extra!r}"
@@ -88,6 +94,9 @@ class Message:
             text += f", sequence={self.sequence!r}, publisher={self.publisher!r}"
         return text + ")"
 
+
+#: What an unset slot of a Message reads as (see Message.__getattr__).
+_UNSET_DEFAULTS: dict[str, Any] = {"extra": (), "sequence": None, "publisher": None}
 
 _newMessage = object.__new__
 # The slots' own descriptors: setting through them skips the frozen class's
@@ -109,7 +118,8 @@ def trustedMessage(tag: bytes, body: bytes, extra: tuple[bytes, ...] = ()) -> Me
     message: Message = _newMessage(Message)
     _setTag(message, tag)
     _setBody(message, body)
-    _setExtra(message, extra)
+    if extra:
+        _setExtra(message, extra)
     return message
 
 
@@ -118,7 +128,6 @@ def stampedMessage(tag: bytes, body: bytes, sequence: int, publisher: bytes) -> 
     message: Message = _newMessage(Message)
     _setTag(message, tag)
     _setBody(message, body)
-    _setExtra(message, ())
     _setSequence(message, sequence)
     _setPublisher(message, publisher)
     return message

@@ -60,7 +60,7 @@ from __future__ import annotations
 
 import heapq
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Final, Generic, TypeAlias, TypeVar
 
 import attrs
@@ -395,6 +395,11 @@ class StreamTracker(Generic[T]):
     def publishers(self) -> list[bytes]:
         """The identities tracked, first tracked first."""
         return list(self._streams)
+
+    @property
+    def lastHeard(self) -> Mapping[bytes, float]:
+        """Publisher -> when it was last heard (``now`` of receive() or heard()), live."""
+        return self._heard
 
     def isTracked(self, publisher: bytes) -> bool:
         return publisher in self._streams
