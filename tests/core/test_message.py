@@ -184,3 +184,25 @@ def test_asBytesUnencodableStr() -> None:
     """A str UTF-8 cannot encode (a lone surrogate) fails loudly rather than being mangled."""
     with pytest.raises(UnicodeEncodeError):
         asBytes("\ud800", "tag")
+
+
+def test_fastConstructorsMakeCompleteValues() -> None:
+    """The reader's constructors leave default slots unset; the values are whole anyway."""
+    import copy
+    import pickle
+
+    from txzpub._core._message import stampedMessage
+
+    plain = trustedMessage(b"t", b"b")
+    stamped = stampedMessage(b"t", b"b", 3, b"p" * 16)
+    assert (plain.extra, plain.sequence, plain.publisher) == ((), None, None)
+    assert (stamped.extra, stamped.sequence, stamped.publisher) == ((), 3, b"p" * 16)
+    assert plain == stamped == Message(b"t", b"b")
+    assert hash(plain) == hash(stamped) == hash(Message(b"t", b"b"))
+    for message in (plain, stamped):
+        again = pickle.loads(pickle.dumps(message))  # noqa: S301 - our own value
+        assert (again, again.sequence) == (message, message.sequence)
+        assert copy.deepcopy(message).publisher == message.publisher
+        assert attrs.evolve(message, body=b"x").sequence == message.sequence
+    with pytest.raises(AttributeError):
+        plain.bodyy  # type: ignore[attr-defined]  # noqa: B018
