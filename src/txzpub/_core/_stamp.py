@@ -38,7 +38,7 @@ from typing import Final
 
 import attrs
 
-from ._message import Message, stampedMessage
+from ._message import Message, _newMessage, _setBody, _setPublisher, _setSequence, _setTag
 
 __all__ = [
     "HEARTBEAT_TAG",
@@ -66,6 +66,7 @@ _BEAT_SIZE: Final = len(_BEAT) + PUBLISHER_ID_SIZE + 4 + 8
 HEARTBEAT_TAG: Final = b"\xa7txzpub.heartbeat"
 _MAX_SEQUENCE: Final = 2**64 - 1
 _packNumber = struct.Struct(">Q").pack
+_unpackData = struct.Struct(">5s16sQ").unpack
 _beatTail = struct.Struct(">IQ")
 
 
@@ -86,12 +87,12 @@ def isStamp(frame: bytes) -> bool:
 
 def parseDataStamp(frame: bytes) -> tuple[bytes, int] | None:
     """(publisher, sequence) of a data stamp; None when malformed (rule 4)."""
-    if len(frame) != _DATA_SIZE or frame[:5] != _DATA:
+    if len(frame) != _DATA_SIZE:
         return None
-    sequence = int.from_bytes(frame[21:], "big")
-    if not sequence:
+    kind, publisher, sequence = _unpackData(frame)
+    if kind != _DATA or not sequence:
         return None
-    return frame[5:21], sequence
+    return publisher, sequence
 
 
 def stampedFrom(tag: bytes, body: bytes, stamp: bytes) -> Message | None:
@@ -100,12 +101,17 @@ def stampedFrom(tag: bytes, body: bytes, stamp: bytes) -> Message | None:
     and publisher; None when *stamp* is no well-formed data stamp (rule 4).
     parseDataStamp() and the Message in one call: the subscriber's hot path.
     """
-    if len(stamp) != _DATA_SIZE or stamp[:5] != _DATA:
+    if len(stamp) != _DATA_SIZE:
         return None
-    sequence = int.from_bytes(stamp[21:], "big")
-    if not sequence:
+    kind, publisher, sequence = _unpackData(stamp)  # one C call: no slices
+    if kind != _DATA or not sequence:
         return None
-    return stampedMessage(tag, body, sequence, stamp[5:21])
+    message: Message = _newMessage(Message)  # stampedMessage(), inlined: once per message
+    _setTag(message, tag)
+    _setBody(message, body)
+    _setSequence(message, sequence)
+    _setPublisher(message, publisher)
+    return message
 
 
 @attrs.frozen
