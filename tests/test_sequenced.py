@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import pytest
 import pytest_twisted
@@ -63,6 +64,23 @@ SEED = 2024
 
 def body(tag: bytes, n: int) -> bytes:
     return b"%s:%d" % (tag, n)
+
+
+def directPair(
+    factory: ZmqFactory, replay: bool, **subscriberOptions: Any
+) -> tuple[ZmqPubConnection, ZmqSubConnection]:
+    """A sequenced publisher and a subscriber over inproc, both replaying or neither."""
+    address, replayAddress = inproc("data"), inproc("replay")
+    publisher = ZmqPubConnection(
+        factory, bind(address), sequenced=True, replay=bind(replayAddress) if replay else None
+    )
+    subscriber = ZmqSubConnection(
+        factory,
+        connect(address),
+        replay=connect(replayAddress) if replay else None,
+        **subscriberOptions,
+    )
+    return publisher, subscriber
 
 
 def publishAll(publisher: ZmqPubConnection, tags: Iterable[bytes], count: int) -> None:
@@ -542,13 +560,7 @@ async def test_theLastValueRepeatReachesTheLateJoinerOnly(factory: ZmqFactory) -
 @pytest.mark.parametrize("replay", [False, True], ids=["without-replay", "with-replay"])
 @pytest_twisted.ensureDeferred
 async def test_subscribingAgainIsNoGap(factory: ZmqFactory, replay: bool) -> None:
-    address, replayAddress = inproc("data"), inproc("replay")
-    publisher = ZmqPubConnection(
-        factory, bind(address), sequenced=True, replay=bind(replayAddress) if replay else None
-    )
-    subscriber = ZmqSubConnection(
-        factory, connect(address), replay=connect(replayAddress) if replay else None
-    )
+    publisher, subscriber = directPair(factory, replay)
     log = EventLog(subscriber)
     subscription = subscriber.subscribe(b"t")
     await bounded(publisher.waitForSubscribers(1, b"t"))
@@ -588,13 +600,7 @@ async def test_subscribingAgainIsNoGap(factory: ZmqFactory, replay: bool) -> Non
 async def test_unsubscribingWhileABatchIsDeliveredIsNoGap(
     factory: ZmqFactory, replay: bool
 ) -> None:
-    address, replayAddress = inproc("data"), inproc("replay")
-    publisher = ZmqPubConnection(
-        factory, bind(address), sequenced=True, replay=bind(replayAddress) if replay else None
-    )
-    subscriber = ZmqSubConnection(
-        factory, connect(address), replay=connect(replayAddress) if replay else None
-    )
+    publisher, subscriber = directPair(factory, replay)
     subscription = subscriber.subscribe(b"t")
     await bounded(publisher.waitForSubscribers(1, b"t"))
     publishAll(publisher, [b"t"], 10)  # one batch at the subscriber
@@ -818,16 +824,8 @@ async def test_gotMessageGetsRecoveredMessagesInOrderOnce(factory: ZmqFactory) -
 @pytest.mark.parametrize("replay", [False, True], ids=["without-replay", "with-replay"])
 @pytest_twisted.ensureDeferred
 async def test_aLocalQueueDropIsDroppedNotLost(factory: ZmqFactory, replay: bool) -> None:
-    address, replayAddress = inproc("data"), inproc("replay")
-    publisher = ZmqPubConnection(
-        factory, bind(address), sequenced=True, replay=bind(replayAddress) if replay else None
-    )
-    subscriber = ZmqSubConnection(
-        factory,
-        connect(address),
-        maxQueued=5,
-        overflow=OverflowPolicy.DROP_OLDEST,
-        replay=connect(replayAddress) if replay else None,
+    publisher, subscriber = directPair(
+        factory, replay, maxQueued=5, overflow=OverflowPolicy.DROP_OLDEST
     )
     subscription = subscriber.subscribe(b"t")
     await bounded(publisher.waitForSubscribers(1, b"t"))

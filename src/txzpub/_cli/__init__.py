@@ -2,9 +2,11 @@
 """
 The ``txzpub`` command line (also ``python -m txzpub``).
 
-    txzpub sub ENDPOINT [-t TOPIC]... [--json] [--count N] [--timeout S] [CURVE]
+    txzpub sub ENDPOINT [-t TOPIC]... [--json] [--count N] [--timeout S]
+               [--replay ADDR]... [--replay-timeout S] [--stats] [CURVE]
     txzpub pub ENDPOINT [-t TOPIC] [--multipart] [--rate R] [--wait-subscribers N]
-               [-m MSG]... [CURVE]
+               [-m MSG]... [--sequenced [--replay ADDR] [--replay-depth N]
+               [--heartbeat S]] [CURVE]
     txzpub proxy [--shape forwarder|queue|streamer] --frontend ENDPOINT
                  --backend ENDPOINT [--capture ENDPOINT] [--stats SECONDS] [CURVE]
                  (the forwarder's sides are also --xsub and --xpub)
