@@ -86,7 +86,6 @@ __all__ = [
 _log = Logger()
 
 
-
 @attrs.frozen
 class StreamStatistics:
     """
