@@ -121,3 +121,50 @@ def test_aReplayingSubscriberCancelsEveryTimerAtShutdown(
     subscriber.shutdown()
     assert clock.getDelayedCalls() == []
     assert not clocked.connections
+
+
+class _Shallow(ZmqPubConnection):
+    highWaterMark = 5
+
+
+def test_aHeartbeatNeverOvertakesWhatWaitsInTheSendQueue(
+    clock: MemoryReactorClock, clocked: ZmqFactory
+) -> None:
+    """
+    A heartbeat vouches for everything published before it (a subscriber's
+    tail-loss check waits for one): while lossless publishes wait for a slow
+    subscriber, heartbeats are skipped, so none arrives among them.
+    """
+    publisher = _Shallow(
+        clocked, bind("inproc://overtake"), sequenced=True, noDrop=True, heartbeatInterval=0.1
+    )
+    raw: zmq.Socket[bytes] = clocked.context.socket(zmq.SUB)
+    raw.set(zmq.RCVHWM, 5)
+    raw.connect("inproc://overtake")
+    raw.subscribe(b"")
+    try:
+        publisher.subscriptions  # noqa: B018 - reads the subscription
+        clock.advance(0)  # the first heartbeat
+        sent = [publisher.publishLossless(b"%d" % n, b"t") for n in range(100)]
+        assert not sent[-1].called  # most wait in the send queue
+        received: list[list[bytes]] = []
+        stamping = publisher._stamping  # noqa: SLF001 - to beat at the worst moment
+        assert stamping is not None
+        for _ in range(200):
+            while raw.poll(0):  # the peer reads: ZeroMQ has room again...
+                received.append(raw.recv_multipart())
+            stamping._heartbeat()  # noqa: SLF001 - ...when a heartbeat falls due
+            clock.advance(0.1)  # the reader serves the send queue
+            publisher.doRead()
+            if sent[-1].called:
+                break
+        while raw.poll(0):
+            received.append(raw.recv_multipart())
+        assert sent[-1].called
+        tags = [frames[0] for frames in received]
+        first, last = tags.index(b"t"), len(tags) - 1 - tags[::-1].index(b"t")
+        assert tags[first : last + 1] == [b"t"] * 100  # no heartbeat in between
+        assert HEARTBEAT_TAG in tags[:first]  # there were heartbeats, just not among them
+    finally:
+        raw.close(linger=0)
+        publisher.shutdown()

@@ -34,6 +34,7 @@ from ._sending import sendFrames
 
 if TYPE_CHECKING:
     from ._reader import SocketReader
+    from ._sendqueue import SendQueue
 
 __all__ = [
     "DEFAULT_HEARTBEAT_INTERVAL",
@@ -201,6 +202,7 @@ class PublisherSequencing:
     _encode: Callable[[bytes, bytes], list[bytes]]
     _recheck: Callable[[], None]
     _recheckCall: Any  # the IDelayedCall of _recheck, while one is due
+    _outbox: SendQueue | None
     _stamping: SequencedPublishing | None
     security: Security | None
     shutdown: Callable[[], None]
@@ -259,8 +261,12 @@ class PublisherSequencing:
             return None
 
         def sendBeat(frames: list[bytes]) -> None:
-            # At the high-water mark a heartbeat is dropped: the next one will do.
-            if not self._closed and sendFrames(self._socket, frames) and self._recheckCall is None:
+            # A heartbeat never overtakes what waits in the send queue (it vouches
+            # for everything published before it), and at the high-water mark it
+            # is dropped: the next one will do.
+            if self._closed or self._outbox:
+                return
+            if sendFrames(self._socket, frames) and self._recheckCall is None:
                 self._recheckCall = self._factory.reactor.callLater(0, self._recheck)
 
         try:
