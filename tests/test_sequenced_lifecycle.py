@@ -148,12 +148,12 @@ def test_aHeartbeatNeverOvertakesWhatWaitsInTheSendQueue(
         sent = [publisher.publishLossless(b"%d" % n, b"t") for n in range(100)]
         assert not sent[-1].called  # most wait in the send queue
         received: list[list[bytes]] = []
-        stamping = publisher._stamping  # noqa: SLF001 - to beat at the worst moment
+        stamping = publisher._stamping  # to beat at the worst moment
         assert stamping is not None
         for _ in range(200):
             while raw.poll(0):  # the peer reads: ZeroMQ has room again...
                 received.append(raw.recv_multipart())
-            stamping._heartbeat()  # noqa: SLF001 - ...when a heartbeat falls due
+            stamping._heartbeat()  # ...when a heartbeat falls due
             clock.advance(0.1)  # the reader serves the send queue
             publisher.doRead()
             if sent[-1].called:
