@@ -26,11 +26,9 @@ Rules:
 
 from __future__ import annotations
 
-import errno
 from collections import deque
 from typing import Any, Final
 
-import zmq
 from twisted.logger import Logger
 
 from ._core._endpoint import ZmqEndpoint
@@ -49,6 +47,7 @@ from ._core._stamp import Sequencer
 from ._factory import ZmqFactory
 from ._routerdealer import ZmqRouterConnection
 from ._security import Security
+from ._sending import trySend
 
 __all__ = ["ANSWER_LIFETIME", "PENDING_DEPTHS", "RETRY_DELAY", "ReplayServer"]
 
@@ -60,10 +59,6 @@ RETRY_DELAY: Final = 0.01
 ANSWER_LIFETIME: Final = 30.0
 #: Answers still leaving hold at most this many times replayDepth messages.
 PENDING_DEPTHS: Final = 4
-
-_NOBLOCK = int(zmq.NOBLOCK)
-_SNDMORE = int(zmq.SNDMORE | zmq.NOBLOCK)
-_send = zmq.backend.Socket.send
 
 
 class _Answer:
@@ -160,7 +155,7 @@ class ReplayServer(ZmqRouterConnection):
         """Send what *peer* can take of its *answer* now (rule 4)."""
         messages = answer.messages
         while messages:
-            sent = _trySend(self._socket, peer, messages[0])
+            sent = trySend(self._socket, [peer, *messages[0]])
             if sent is None:  # the peer left
                 self._abandon(peer, "it left")
                 return
@@ -188,19 +183,3 @@ class ReplayServer(ZmqRouterConnection):
         self._answers.clear()
         self._pending = 0
         super()._connectionClosed()
-
-
-def _trySend(socket: zmq.Socket[bytes], peer: bytes, frames: list[bytes]) -> bool | None:
-    """Send ``[peer, *frames]``: True if sent, False at its high-water mark, None if it left."""
-    try:
-        _send(socket, peer, _SNDMORE)
-    except zmq.Again:
-        return False
-    except zmq.ZMQError as error:
-        if error.errno == errno.EHOSTUNREACH:  # ROUTER_MANDATORY: no such peer any more
-            return None
-        raise
-    for frame in frames[:-1]:  # ZeroMQ takes a message's frames atomically
-        _send(socket, frame, _SNDMORE)
-    _send(socket, frames[-1], _NOBLOCK)
-    return True

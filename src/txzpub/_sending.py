@@ -29,7 +29,7 @@ from ._sendqueue import SendQueue
 if TYPE_CHECKING:
     from ._reader import SocketReader
 
-__all__ = ["QueuedSending", "asFrames", "sendFrames"]
+__all__ = ["QueuedSending", "asFrames", "sendFrames", "trySend"]
 
 _log = Logger()
 
@@ -40,14 +40,13 @@ _SNDMORE = int(zmq.SNDMORE | zmq.NOBLOCK)
 _send = zmq.backend.Socket.send
 
 
-def sendFrames(socket: zmq.Socket[bytes], frames: list[bytes]) -> bool:
+def trySend(socket: zmq.Socket[bytes], frames: list[bytes]) -> bool | None:
     """
-    Send one message without blocking; False when a peer is at its high-water mark.
-
-    A ROUTER told to refuse what it cannot route (ROUTER_MANDATORY) raises
-    EHOSTUNREACH for a peer that is not connected: there is nobody to wait
-    for, so that message is logged and dropped. ZeroMQ takes the frames of a
-    message atomically, so only the first send can fail.
+    Send one message without blocking: True when sent, False when a peer is
+    at its high-water mark, None when a ROUTER told to refuse what it cannot
+    route (ROUTER_MANDATORY) has no peer of that routing id (``frames[0]``).
+    ZeroMQ takes the frames of a message atomically, so only the first send
+    can fail.
     """
     try:
         for frame in frames[:-1]:
@@ -58,12 +57,24 @@ def sendFrames(socket: zmq.Socket[bytes], frames: list[bytes]) -> bool:
     except zmq.ZMQError as error:
         if error.errno != errno.EHOSTUNREACH:
             raise
+        return None
+    return True
+
+
+def sendFrames(socket: zmq.Socket[bytes], frames: list[bytes]) -> bool:
+    """
+    trySend(), for a message nobody waits on: a message for a ROUTER peer that
+    is not connected is logged and dropped (there is nobody to wait for).
+    """
+    sent = trySend(socket, frames)
+    if sent is None:
         _log.warn(
             "No peer with routing id {peer!r} is connected (it left, or never came); "
             "the message to it was dropped",
             peer=frames[0],
         )
-    return True
+        return True
+    return sent
 
 
 def asFrames(message: object, name: str) -> list[bytes]:
